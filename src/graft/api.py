@@ -1,0 +1,89 @@
+"""The Python API: ``graft.load(path)`` returns a :class:`GraftModel` ready to predict."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from graft import archive
+from graft.errors import ArchiveError
+from graft.nn.surgery import apply_layer_shapes, record_layer_shapes
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def build_module(manifest: dict[str, Any]) -> nn.Module:
+    """Rebuild the network described by a manifest (architecture + recorded layer shapes)."""
+    from graft import tasks
+
+    task = tasks.get(manifest["task"])
+    arch = manifest["architecture"]
+    module = task.build_model(arch)
+    if arch.get("layer_shapes"):
+        apply_layer_shapes(module, arch["layer_shapes"])
+    return module
+
+
+class GraftModel:
+    """A network together with its manifest: classes, input spec, training spec, metrics."""
+
+    def __init__(self, module: nn.Module, manifest: dict[str, Any]) -> None:
+        self.module = module
+        self.manifest = manifest
+
+    @property
+    def task(self):
+        from graft import tasks
+
+        return tasks.get(self.manifest["task"])
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.manifest.get("classes", []))
+
+    @property
+    def num_params(self) -> int:
+        return count_params(self.module)
+
+    def predict(self, inputs: Any, **options: Any) -> Any:
+        """Task-specific prediction on paths, PIL images, arrays or tensors."""
+        return self.task.predict(self, inputs, **options)
+
+    def to(self, device: str | torch.device) -> GraftModel:
+        self.module.to(device)
+        return self
+
+    def save(self, path: str | Path, key: str | None = None) -> dict[str, Any]:
+        """Write a ``.graft`` file (atomically); records the current layer shapes and params."""
+        from graft import __version__
+
+        manifest = dict(self.manifest)
+        arch = dict(manifest.get("architecture", {}))
+        arch["layer_shapes"] = record_layer_shapes(self.module)
+        manifest["architecture"] = arch
+        manifest["params"] = self.num_params
+        manifest["graft_version"] = __version__
+        manifest.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        self.manifest = archive.save(path, self.module.state_dict(), manifest, key=key)
+        return self.manifest
+
+
+def load(path: str | Path, key: str | None = None, device: str | torch.device = "cpu") -> GraftModel:
+    """Load a ``.graft`` file (decrypting with ``key`` if needed) into an eval-mode model."""
+    tensors, manifest = archive.load(path, key=key)
+    module = build_module(manifest)
+    missing, unexpected = module.load_state_dict(tensors, strict=False)
+    if missing or unexpected:
+        raise ArchiveError(
+            f"{path} does not match its architecture (missing {len(missing)}, unexpected "
+            f"{len(unexpected)} tensors, e.g. {(missing or unexpected)[0]!r})",
+            "the file was written by an incompatible graft version",
+        )
+    module.eval().to(device)
+    return GraftModel(module, manifest)

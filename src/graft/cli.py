@@ -1,0 +1,97 @@
+"""``graft TASK ACTION``: a thin command line over the Python API.
+
+Each task contributes its own sub-app (``Task.cli``); this module only mounts them, adds the
+task-independent commands (model, synth, catalog, gaussrank, demo) and turns :class:`UserError`
+into a one-line message with exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from graft import __version__, tasks
+from graft.errors import UserError
+
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="graft",
+    help="Transfer learning for computer vision: train, evaluate, prune, quantize and export "
+    "models from spec files.\n\nExample: graft classification train -e spec.yaml -r results/",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
+)
+synth_app = typer.Typer(
+    help="Generate small datasets (offline) for demos, tests and smoke runs.\n\n"
+    "Example: graft synth classification -o data/shapes",
+    no_args_is_help=True,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"graft {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """graft command line."""
+
+
+def _mount() -> None:
+    from graft.catalog.cli import app as catalog_app
+    from graft.demo import demo
+    from graft.model_cli import app as model_app
+    from graft.tabular.cli import app as gaussrank_app
+
+    for name in tasks.available():
+        task = tasks.get(name)
+        app.add_typer(task.cli(), name=name, help=task.summary)
+        synth = task.synth_command()
+        if synth is not None:
+            synth_app.command(synth[0])(synth[1])
+    app.add_typer(model_app, name="model", help="Inspect .graft model files.")
+    app.add_typer(synth_app, name="synth", help="Generate offline datasets.")
+    app.add_typer(catalog_app, name="catalog", help="List, inspect, pull and push pretrained models.")
+    app.add_typer(gaussrank_app, name="gaussrank", help="Gauss rank transform for tabular data.")
+    app.command("demo")(demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point."""
+    try:
+        _mount()
+        app(args=argv, standalone_mode=False)
+    except UserError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        return 130
+    except SystemExit as exc:  # typer.Exit inside commands
+        return int(exc.code or 0)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

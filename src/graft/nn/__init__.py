@@ -1,0 +1,1 @@
+"""Backbones and shared building blocks."""

@@ -1,0 +1,141 @@
+"""Spec files: YAML loading, strict pydantic validation and ``--set key.path=value`` overrides.
+
+Every task describes its spec as pydantic models derived from :class:`StrictModel`. Unknown keys
+are errors that suggest the closest valid key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from graft.errors import UserError
+from graft.fsutil import write_text
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for every spec section: unknown keys are rejected, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (or JSON) mapping, turning I/O and syntax problems into one-line errors."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"spec file not found: {p}", "check the -e/--spec path")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise UserError(f"spec {p} is not valid YAML{where}", "fix the syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"spec {p} must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into its key path and a YAML-typed value."""
+    if "=" not in text:
+        raise UserError(f"--set {text!r} is not key.path=value", "e.g. --set trainer.epochs=5")
+    key, raw = text.split("=", 1)
+    keys = [k for k in key.strip().split(".") if k]
+    if not keys:
+        raise UserError(f"--set {text!r} has an empty key", "e.g. --set trainer.epochs=5")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return keys, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    """Apply ``--set`` overrides to a raw spec mapping (validation happens afterwards)."""
+    for text in overrides or []:
+        keys, value = parse_override(text)
+        node = data
+        for k in keys[:-1]:
+            nxt = node.get(k)
+            if nxt is None:
+                nxt = node[k] = {}
+            if not isinstance(nxt, dict):
+                raise UserError(f"--set {text!r}: {k!r} is not a section")
+            node = nxt
+        node[keys[-1]] = value
+    return data
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Valid field names of the (nested) model that ``loc`` points into."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        current = _model_of(fields[part].annotation)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}) or [])
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def describe_validation_error(exc: ValidationError, model: type[BaseModel], source: str) -> str:
+    """One line naming the first problem and the fix (closest key for typos)."""
+    err = exc.errors()[0]
+    loc = tuple(err.get("loc", ()))
+    dotted = ".".join(str(p) for p in loc) or "(root)"
+    if err["type"] == "extra_forbidden":
+        valid = _fields_at(model, loc)
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
+        hint = f"did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}?" if close else (
+            f"valid keys here: {', '.join(valid)}" if valid else "remove it"
+        )
+        return f"{source}: unknown key {dotted!r} ({hint})"
+    if err["type"] == "missing":
+        return f"{source}: required key {dotted!r} is missing (add it to the spec)"
+    given = err.get("input")
+    given_txt = f" (got {given!r})" if not isinstance(given, dict | list) else ""
+    return f"{source}: {dotted}: {err['msg']}{given_txt}"
+
+
+def validate(model: type[SpecT], data: dict[str, Any], source: str = "spec") -> SpecT:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(describe_validation_error(exc, model, source)) from None
+
+
+def load_spec(path: str | Path | None, model: type[SpecT], overrides: list[str] | None = None) -> SpecT:
+    """Load a YAML spec, apply ``--set`` overrides and validate it against ``model``."""
+    data = read_yaml(path) if path is not None else {}
+    data = apply_overrides(data, overrides)
+    return validate(model, data, source=str(path) if path else "spec")
+
+
+def dump_spec(spec: BaseModel) -> str:
+    """The fully resolved spec as YAML, defaults included."""
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
+
+
+def save_resolved_spec(spec: BaseModel, path: str | Path) -> None:
+    write_text(path, dump_spec(spec))

@@ -1,0 +1,58 @@
+"""What a task provides to graft. Subclass :class:`Task` in ``graft/tasks/<name>/task.py``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    import typer
+    from torch import nn
+
+    from graft.api import GraftModel
+
+
+class Task:
+    """A task plugs into graft by implementing these hooks.
+
+    Required: ``name``, ``summary``, :meth:`build_model`, :meth:`cli`, :meth:`predict`.
+    The optimization hooks have defaults that suit single-input networks.
+    """
+
+    name: str = ""
+    summary: str = ""
+
+    # -- required -------------------------------------------------------------------------
+    def build_model(self, architecture: dict[str, Any]) -> nn.Module:
+        """Build the network (random init) from the manifest's ``architecture`` section."""
+        raise NotImplementedError
+
+    def cli(self) -> typer.Typer:
+        """The task's ``graft TASK ACTION`` sub-commands."""
+        raise NotImplementedError
+
+    def predict(self, model: GraftModel, inputs: Any, **options: Any) -> Any:
+        """Run the model on user inputs (paths, PIL images, arrays or tensors)."""
+        raise NotImplementedError
+
+    def synth_command(self) -> tuple[str, Any] | None:
+        """Optional ``graft synth NAME`` command making a generated dataset: (NAME, function)."""
+        return None
+
+    # -- optimization hooks (prune / quantize / export) -----------------------------------
+    def input_shape(self, manifest: dict[str, Any]) -> tuple[int, int, int]:
+        """(C, H, W) of one network input."""
+        inp = manifest["input"]
+        return int(inp["channels"]), int(inp["height"]), int(inp["width"])
+
+    def example_input(self, manifest: dict[str, Any], batch: int = 1) -> torch.Tensor:
+        import torch
+
+        return torch.rand(batch, *self.input_shape(manifest))
+
+    def output_names(self, manifest: dict[str, Any]) -> list[str]:
+        return ["output"]
+
+    def output_layers(self, model: nn.Module, manifest: dict[str, Any]) -> list[nn.Module]:
+        """Layers whose output channels must never be pruned (the heads)."""
+        return []
