@@ -69,12 +69,16 @@ class GraftModel:
         manifest["architecture"] = arch
         manifest["params"] = self.num_params
         manifest["graft_version"] = __version__
-        manifest.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        manifest.setdefault(
+            "created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        )
         self.manifest = archive.save(path, self.module.state_dict(), manifest, key=key)
         return self.manifest
 
 
-def load(path: str | Path, key: str | None = None, device: str | torch.device = "cpu") -> GraftModel:
+def load(
+    path: str | Path, key: str | None = None, device: str | torch.device = "cpu"
+) -> GraftModel:
     """Load a ``.graft`` file (decrypting with ``key`` if needed) into an eval-mode model."""
     tensors, manifest = archive.load(path, key=key)
     module = build_module(manifest)

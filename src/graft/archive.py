@@ -39,7 +39,7 @@ def content_hash(tensors: dict[str, torch.Tensor]) -> str:
     for name in sorted(tensors):
         t = tensors[name].detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 
@@ -54,7 +54,9 @@ def _derive_key(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
 
 
-def encode(state_dict: dict[str, torch.Tensor], manifest: dict[str, Any], key: str | None = None) -> bytes:
+def encode(
+    state_dict: dict[str, torch.Tensor], manifest: dict[str, Any], key: str | None = None
+) -> bytes:
     """Serialize weights + manifest to the bytes of a ``.graft`` file."""
     tensors = _prepare(state_dict)
     manifest = dict(manifest)
@@ -78,8 +80,12 @@ def encode(state_dict: dict[str, torch.Tensor], manifest: dict[str, Any], key: s
     return ENC_MAGIC + header_line + aead.encrypt(nonce, plain, ENC_MAGIC + header_line)
 
 
-def save(path: str | Path, state_dict: dict[str, torch.Tensor], manifest: dict[str, Any],
-         key: str | None = None) -> dict[str, Any]:
+def save(
+    path: str | Path,
+    state_dict: dict[str, torch.Tensor],
+    manifest: dict[str, Any],
+    key: str | None = None,
+) -> dict[str, Any]:
     """Write a ``.graft`` file atomically; returns the manifest as stored (with its hash)."""
     data = encode(state_dict, manifest, key)
     write_bytes(path, data)
@@ -94,17 +100,21 @@ def _decrypt(data: bytes, key: str | None, path: Path) -> bytes:
         raise ArchiveError(f"{path} is encrypted", "pass its key with -k/--key")
     end = data.find(b"\n", len(ENC_MAGIC))
     if end < 0:
-        raise ArchiveError(f"{path} is truncated or corrupt (no header)", "re-export or re-download it")
-    header_line = data[len(ENC_MAGIC): end + 1]
+        raise ArchiveError(
+            f"{path} is truncated or corrupt (no header)", "re-export or re-download it"
+        )
+    header_line = data[len(ENC_MAGIC) : end + 1]
     try:
         header = json.loads(header_line)
         kdf = header["kdf"]
         salt, nonce = bytes.fromhex(kdf["salt"]), bytes.fromhex(header["nonce"])
         derived = _derive_key(key, salt, int(kdf["n"]), int(kdf["r"]), int(kdf["p"]))
     except (ValueError, KeyError, TypeError):
-        raise ArchiveError(f"{path} has a corrupt encryption header", "re-export or re-download it") from None
+        raise ArchiveError(
+            f"{path} has a corrupt encryption header", "re-export or re-download it"
+        ) from None
     try:
-        return AESGCM(derived).decrypt(nonce, data[end + 1:], ENC_MAGIC + header_line)
+        return AESGCM(derived).decrypt(nonce, data[end + 1 :], ENC_MAGIC + header_line)
     except InvalidTag:
         raise ArchiveError(
             f"cannot decrypt {path}: wrong key, or the file was modified", "check -k/--key"
@@ -114,11 +124,12 @@ def _decrypt(data: bytes, key: str | None, path: Path) -> bytes:
 def _manifest_from_plain(plain: bytes, path: Path) -> dict[str, Any]:
     try:
         (n,) = struct.unpack("<Q", plain[:8])
-        header = json.loads(plain[8: 8 + n])
+        header = json.loads(plain[8 : 8 + n])
         return json.loads(header["__metadata__"][MANIFEST_KEY])
     except (struct.error, ValueError, KeyError, TypeError):
-        raise ArchiveError(f"{path} is not a .graft model file (or it is corrupt)",
-                           "pass a model written by graft") from None
+        raise ArchiveError(
+            f"{path} is not a .graft model file (or it is corrupt)", "pass a model written by graft"
+        ) from None
 
 
 def _read(path: str | Path, key: str | None) -> tuple[bytes, Path]:
@@ -137,7 +148,9 @@ def read_manifest(path: str | Path, key: str | None = None) -> dict[str, Any]:
     return _manifest_from_plain(plain, p)
 
 
-def load(path: str | Path, key: str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def load(
+    path: str | Path, key: str | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read weights and manifest, verifying the content hash."""
     plain, p = _read(path, key)
     manifest = _manifest_from_plain(plain, p)
@@ -146,8 +159,10 @@ def load(path: str | Path, key: str | None = None) -> tuple[dict[str, torch.Tens
     except Exception:  # safetensors raises its own error types for corrupt payloads
         raise ArchiveError(f"{p} has corrupt weights", "re-export or re-download it") from None
     if content_hash(tensors) != manifest.get("content_hash"):
-        raise ArchiveError(f"{p} failed its integrity check: the weights were modified or corrupted",
-                           "re-export or re-download it")
+        raise ArchiveError(
+            f"{p} failed its integrity check: the weights were modified or corrupted",
+            "re-export or re-download it",
+        )
     return tensors, manifest
 
 

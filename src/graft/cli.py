@@ -41,13 +41,21 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """graft command line."""
 
 
+_mounted = False
+
+
 def _mount() -> None:
+    global _mounted
+    if _mounted:
+        return
+    _mounted = True
     from graft.catalog.cli import app as catalog_app
     from graft.demo import demo
     from graft.model_cli import app as model_app
@@ -61,9 +69,19 @@ def _mount() -> None:
             synth_app.command(synth[0])(synth[1])
     app.add_typer(model_app, name="model", help="Inspect .graft model files.")
     app.add_typer(synth_app, name="synth", help="Generate offline datasets.")
-    app.add_typer(catalog_app, name="catalog", help="List, inspect, pull and push pretrained models.")
+    app.add_typer(catalog_app, name="catalog")
     app.add_typer(gaussrank_app, name="gaussrank", help="Gauss rank transform for tabular data.")
     app.command("demo")(demo)
+
+
+def one_line(exc: UserError) -> str:
+    """The user-facing line of an error; errors raised in DataLoader workers arrive wrapped
+    with the worker's traceback, whose last line is the original message."""
+    text = str(exc).strip()
+    if "Traceback" in text:
+        text = text.splitlines()[-1]
+        text = text.split(": ", 1)[1] if text.startswith(("graft.errors.", "UserError")) else text
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         _mount()
         app(args=argv, standalone_mode=False)
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {one_line(exc)}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")

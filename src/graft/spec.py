@@ -107,8 +107,10 @@ def describe_validation_error(exc: ValidationError, model: type[BaseModel], sour
     if err["type"] == "extra_forbidden":
         valid = _fields_at(model, loc)
         close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
-        hint = f"did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}?" if close else (
-            f"valid keys here: {', '.join(valid)}" if valid else "remove it"
+        hint = (
+            f"did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}?"
+            if close
+            else (f"valid keys here: {', '.join(valid)}" if valid else "remove it")
         )
         return f"{source}: unknown key {dotted!r} ({hint})"
     if err["type"] == "missing":
@@ -125,7 +127,9 @@ def validate(model: type[SpecT], data: dict[str, Any], source: str = "spec") -> 
         raise UserError(describe_validation_error(exc, model, source)) from None
 
 
-def load_spec(path: str | Path | None, model: type[SpecT], overrides: list[str] | None = None) -> SpecT:
+def load_spec(
+    path: str | Path | None, model: type[SpecT], overrides: list[str] | None = None
+) -> SpecT:
     """Load a YAML spec, apply ``--set`` overrides and validate it against ``model``."""
     data = read_yaml(path) if path is not None else {}
     data = apply_overrides(data, overrides)

@@ -34,9 +34,15 @@ def _rebuilt(m: nn.Module, s: dict[str, Any]) -> nn.Module | None:
     if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Conv1d):
         if (m.in_channels, m.out_channels, m.groups) == (s["in"], s["out"], s["groups"]):
             return None
-        kwargs = dict(kernel_size=m.kernel_size, stride=m.stride, padding=m.padding,
-                      dilation=m.dilation, groups=s["groups"], bias=m.bias is not None,
-                      padding_mode=m.padding_mode)
+        kwargs = dict(
+            kernel_size=m.kernel_size,
+            stride=m.stride,
+            padding=m.padding,
+            dilation=m.dilation,
+            groups=s["groups"],
+            bias=m.bias is not None,
+            padding_mode=m.padding_mode,
+        )
         if isinstance(m, nn.ConvTranspose2d):
             kwargs["output_padding"] = m.output_padding
         return type(m)(s["in"], s["out"], **kwargs)
@@ -47,8 +53,13 @@ def _rebuilt(m: nn.Module, s: dict[str, Any]) -> nn.Module | None:
     if isinstance(m, _NORMS):
         if m.num_features == s["features"]:
             return None
-        return type(m)(s["features"], eps=m.eps, momentum=m.momentum, affine=m.affine,
-                       track_running_stats=m.track_running_stats)
+        return type(m)(
+            s["features"],
+            eps=m.eps,
+            momentum=m.momentum,
+            affine=m.affine,
+            track_running_stats=m.track_running_stats,
+        )
     if isinstance(m, nn.GroupNorm):
         if (m.num_channels, m.num_groups) == (s["features"], s["groups"]):
             return None

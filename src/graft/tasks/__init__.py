@@ -9,6 +9,7 @@ tasks here; none of them names a task.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from functools import cache
 from importlib.metadata import entry_points
@@ -24,8 +25,9 @@ def _discover() -> dict[str, str]:
     """Map task name -> module path, without importing the tasks (keeps the CLI start fast)."""
     found: dict[str, str] = {}
     for info in pkgutil.iter_modules(__path__):
-        if info.ispkg and not info.name.startswith("_"):
-            found[info.name] = f"{__name__}.{info.name}.task"
+        module = f"{__name__}.{info.name}.task"
+        if info.ispkg and not info.name.startswith("_") and importlib.util.find_spec(module):
+            found[info.name] = module
     for ep in entry_points(group="graft.tasks"):
         found[ep.name] = ep.value
     return found

@@ -1,0 +1,43 @@
+"""Typer options shared by every task's commands (TLT flag names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+SPEC: Path = typer.Option(..., "-e", "--spec", "--experiment_spec_file", help="YAML spec file.")
+RESULTS: Path = typer.Option(..., "-r", "--results_dir", "--results-dir", help="Results directory.")
+RESULTS_OPT: Path | None = typer.Option(
+    None,
+    "-r",
+    "--results_dir",
+    "--results-dir",
+    help="Directory for result files (JSON, CSV, PNG).",
+)
+MODEL: Path = typer.Option(
+    ..., "-m", "--model", help="Model file (.graft; .onnx/.engine where supported)."
+)
+KEY: str | None = typer.Option(
+    None,
+    "-k",
+    "--key",
+    envvar="GRAFT_KEY",
+    help="Encryption key of the model file(s) (env GRAFT_KEY).",
+)
+GPUS: int = typer.Option(
+    1,
+    "--gpus",
+    min=1,
+    help="Processes per node (GPUs; CPU processes with --accelerator cpu). >1 uses DDP.",
+)
+NUM_NODES: int = typer.Option(
+    1, "--num_nodes", "--num-nodes", min=1, help="Nodes (torchrun/SLURM)."
+)
+OVERRIDES: list[str] = typer.Option(
+    [], "--set", help="Override a spec field: --set trainer.epochs=5 (repeatable)."
+)
+ACCELERATOR: str = typer.Option("auto", "--accelerator", help="auto | gpu | cpu")
+FORCE: bool = typer.Option(
+    False, "--force", help="Discard checkpoints in the results dir and train from scratch."
+)

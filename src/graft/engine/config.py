@@ -1,0 +1,83 @@
+"""Spec sections shared by every training spec: optimizer, LR schedule, regularizer, trainer."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from graft.spec import StrictModel
+
+
+class OptimizerSpec(StrictModel):
+    """Optimizer. ``sgd`` uses momentum/nesterov; ``adam``/``adamw`` use betas and eps."""
+
+    name: Literal["sgd", "adam", "adamw"] = "sgd"
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    nesterov: bool = False
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0)
+    weight_decay: float = Field(
+        0.0,
+        ge=0.0,
+        description="decoupled (adamw) or coupled decay; "
+        "prefer `regularizer` for TLT-style L1/L2 on kernels",
+    )
+
+
+class LRScheduleSpec(StrictModel):
+    """Learning-rate schedule, evaluated per optimizer step on training progress in [0, 1].
+
+    - ``soft_start_annealing`` (TLT bpnet/detectnet): exponential ramp from ``min_lr`` to
+      ``learning_rate`` over the first ``soft_start`` of training, constant, then exponential
+      decay back to ``min_lr`` from ``annealing`` on.
+    - ``soft_anneal`` (TLT classification): the same soft start, then the rate is divided by
+      ``annealing_divider`` at each of ``annealing_points``.
+    - ``step``: multiply by ``gamma`` every ``step_size`` epochs.  ``cosine``: cosine decay to
+      ``min_lr`` after the soft start.  ``constant``.
+    """
+
+    name: Literal["soft_start_annealing", "soft_anneal", "step", "cosine", "constant"] = (
+        "soft_anneal"
+    )
+    learning_rate: float = Field(0.01, gt=0, description="peak (base) learning rate")
+    min_lr: float = Field(1e-6, ge=0)
+    soft_start: float = Field(0.05, ge=0.0, lt=1.0, description="fraction of training to warm up")
+    annealing: float = Field(0.5, gt=0.0, le=1.0, description="soft_start_annealing: decay start")
+    annealing_points: list[float] = Field(default_factory=lambda: [0.3, 0.6, 0.8])
+    annealing_divider: float = Field(10.0, gt=0)
+    step_size: int = Field(10, ge=1, description="step: epochs between decays")
+    gamma: float = Field(0.1, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> LRScheduleSpec:
+        if self.name == "soft_start_annealing" and self.annealing <= self.soft_start:
+            raise ValueError("annealing must come after soft_start")
+        if any(not 0.0 < p < 1.0 for p in self.annealing_points):
+            raise ValueError("annealing_points must lie in (0, 1)")
+        return self
+
+
+class RegularizerSpec(StrictModel):
+    """TLT-style weight regularization on conv/linear kernels (not biases or norms)."""
+
+    type: Literal["none", "l1", "l2"] = "l2"
+    weight: float = Field(5e-5, ge=0.0)
+
+
+class TrainerSpec(StrictModel):
+    """Training loop settings."""
+
+    epochs: int = Field(10, ge=1)
+    checkpoint_interval: int = Field(1, ge=1, description="epochs between checkpoints")
+    validation_interval: int = Field(1, ge=1, description="epochs between validations")
+    seed: int = 42
+    precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = Field(
+        "auto", description="auto: bf16 AMP on GPUs that support it, else fp16 AMP; fp32 on CPU"
+    )
+    accumulate_grad_batches: int = Field(1, ge=1)
+    gradient_clip_val: float | None = Field(None, gt=0)
+    deterministic: bool = False
+    channels_last: bool = True
+    compile: bool = Field(False, description="torch.compile the network (GPU)")
+    log_every_n_steps: int = Field(10, ge=1)

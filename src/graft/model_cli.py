@@ -1,0 +1,69 @@
+"""``graft model info``: what is inside a .graft file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from graft.cli_options import KEY
+
+app = typer.Typer(no_args_is_help=True, help="Inspect .graft model files.")
+console = Console()
+
+
+@app.command()
+def info(
+    model: Path = typer.Argument(..., help="A .graft model file."),
+    key: str | None = KEY,
+    as_json: bool = typer.Option(False, "--json", help="Print the whole manifest as JSON."),
+) -> None:
+    """Show task, architecture, parameters, classes, input spec, metrics and training spec.
+
+    Example: graft model info results/model.graft -k $KEY
+    """
+    from graft import archive
+
+    m = archive.read_manifest(model, key=key)
+    if as_json:
+        typer.echo(json.dumps(m, indent=2))
+        return
+    arch = {k: v for k, v in m.get("architecture", {}).items() if k != "layer_shapes"}
+    inp = m.get("input", {})
+    norm = inp.get("normalization", {})
+    t = Table(title=str(model), show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    rows = [
+        ("task", m.get("task", "?")),
+        ("architecture", json.dumps(arch)),
+        ("pruned layers", str(_pruned_count(m))),
+        ("parameters", f"{m.get('params', 0):,}"),
+        ("classes", ", ".join(map(str, m.get("classes", []))) or "-"),
+        (
+            "input",
+            f"{inp.get('channels')}x{inp.get('height')}x{inp.get('width')} "
+            f"({inp.get('dtype', '')})",
+        ),
+        ("normalization", json.dumps(norm) if norm else "-"),
+        ("metrics", json.dumps(m.get("metrics", {}))),
+        ("encrypted", str(m.get("encrypted", False))),
+        ("content hash", m.get("content_hash", "?")),
+        ("graft version", m.get("graft_version", "?")),
+        ("created", m.get("created", "?")),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    console.print(t)
+    if m.get("spec"):
+        import yaml
+
+        console.print("[bold]training spec[/]")
+        console.print(yaml.safe_dump(m["spec"], sort_keys=False).rstrip(), highlight=False)
+
+
+def _pruned_count(manifest: dict) -> int:
+    return int(manifest.get("pruning", {}).get("layers_pruned", 0))

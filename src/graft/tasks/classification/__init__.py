@@ -1,0 +1,1 @@
+"""Image classification: ImageFolder data, torchvision backbones, top-k evaluation."""

@@ -1,0 +1,132 @@
+"""``graft classification ACTION``: thin wrappers over the Python API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from graft.cli_options import (
+    ACCELERATOR,
+    FORCE,
+    GPUS,
+    KEY,
+    MODEL,
+    NUM_NODES,
+    OVERRIDES,
+    RESULTS,
+    RESULTS_OPT,
+    SPEC,
+)
+
+console = Console()
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(no_args_is_help=True, help="Image classification (ImageFolder data).")
+
+    @app.command()
+    def train(
+        spec: Path = SPEC,
+        results_dir: Path = RESULTS,
+        key: str | None = KEY,
+        gpus: int = GPUS,
+        num_nodes: int = NUM_NODES,
+        overrides: list[str] = OVERRIDES,
+        accelerator: str = ACCELERATOR,
+        force: bool = FORCE,
+    ) -> None:
+        """Train a classifier from a spec; rerun the same command to resume.
+
+        Example: graft classification train -e spec.yaml -r results/ --set trainer.epochs=5
+        """
+        from graft.tasks.classification.train import train as run
+
+        s = run(
+            spec,
+            results_dir,
+            key=key,
+            gpus=gpus,
+            num_nodes=num_nodes,
+            overrides=overrides,
+            accelerator=accelerator,
+            force=force,
+        )
+        if s["already_finished"]:
+            console.print(
+                f"{results_dir} already holds a finished run (val_acc "
+                f"{s['val_acc']}); model: {s['model']}. Use --force to retrain."
+            )
+            return
+        if "params" in s:
+            acc = f"{s['val_acc']:.4f}" if s["val_acc"] is not None else "n/a"
+            console.print(
+                f"[green]done[/]: best val_acc {acc} after {s['epochs']} epochs "
+                f"({s['train_seconds']} s); model: {s['model']}"
+            )
+
+    @app.command()
+    def evaluate(
+        spec: Path = SPEC,
+        model: Path = MODEL,
+        key: str | None = KEY,
+        results_dir: Path | None = RESULTS_OPT,
+        overrides: list[str] = OVERRIDES,
+    ) -> None:
+        """Evaluate a model (.graft, .onnx or .engine) on the spec's val_dir.
+
+        Example: graft classification evaluate -e spec.yaml -m results/model.graft -r results/eval
+        """
+        from graft.tasks.classification.evaluate import evaluate as run
+
+        m = run(spec, model, key=key, results_dir=results_dir, overrides=overrides)
+        table = Table(title=f"evaluation of {model} ({m['backend']}, {m['images']} images)")
+        for col in ("class", "precision", "recall", "f1", "support"):
+            table.add_column(col, justify="left" if col == "class" else "right")
+        for row in m["per_class"]:
+            table.add_row(
+                row["class"],
+                f"{row['precision']:.3f}",
+                f"{row['recall']:.3f}",
+                f"{row['f1']:.3f}",
+                str(row["support"]),
+            )
+        console.print(table)
+        k = m["top_k"]
+        console.print(
+            f"loss {m['loss']:.4f}   top-1 accuracy {m['top1_accuracy']:.4f}   "
+            f"top-{k} accuracy {m[f'top{k}_accuracy']:.4f}"
+        )
+        if results_dir:
+            console.print(
+                f"results in {results_dir} (evaluation.json, per_class.csv, confusion_matrix.png)"
+            )
+
+    @app.command()
+    def inference(
+        spec: Path | None = typer.Option(
+            None,
+            "-e",
+            "--spec",
+            help="Spec (unused fields are fine; kept for TLT-compatible command lines).",
+        ),
+        model: Path = MODEL,
+        images: Path = typer.Option(
+            ..., "-i", "--image", "--input", help="An image, a directory or a .txt list."
+        ),
+        key: str | None = KEY,
+        results_dir: Path = RESULTS,
+        top_k: int = typer.Option(5, "--top_k", "--top-k", min=1),
+    ) -> None:
+        """Classify images; writes result.csv and results.json into the results dir.
+
+        Example: graft classification inference -m model.graft -i images/ -r results/infer
+        """
+        from graft.tasks.classification.inference import infer
+
+        results = infer(model, images, results_dir, key=key, top_k=top_k)
+        console.print(f"{len(results)} images classified; results in {results_dir}/result.csv")
+
+    return app

@@ -1,0 +1,81 @@
+"""``graft classification evaluate``: loss, top-1/top-k, per-class report, confusion matrix."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.progress import Progress
+from torch.utils.data import DataLoader
+
+from graft.errors import UserError
+from graft.fsutil import write_json, write_text
+from graft.spec import load_spec
+from graft.tasks.classification.data import eval_transform, image_folder
+from graft.tasks.classification.metrics import confusion_matrix, per_class_report
+from graft.tasks.classification.runner import load_classifier
+from graft.tasks.classification.spec import ClassificationSpec
+from graft.tasks.classification.viz import plot_confusion_matrix
+
+
+def evaluate(
+    spec_file: str | Path,
+    model_path: str | Path,
+    *,
+    key: str | None = None,
+    results_dir: str | Path | None = None,
+    overrides: list[str] | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate on ``data.val_dir`` of the spec; writes JSON/CSV/PNG when ``results_dir`` is set."""
+    spec = load_spec(spec_file, ClassificationSpec, overrides)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    clf = load_classifier(model_path, key, device)
+    ds = image_folder(spec.data.val_dir, eval_transform(clf.input_size), "val")
+    if ds.classes != clf.classes:
+        raise UserError(
+            f"the model's classes {clf.classes} differ from {spec.data.val_dir}'s {ds.classes}",
+            "evaluate on data with the model's classes",
+        )
+    loader = DataLoader(ds, batch_size=spec.eval.batch_size, num_workers=spec.data.workers)
+    k = min(spec.eval.top_k, len(ds.classes))
+    losses, preds, targets, topk_hits = [], [], [], []
+    with Progress(disable=not progress, transient=True) as bar:
+        job = bar.add_task("evaluating", total=len(ds))
+        for images, target in loader:
+            logits = clf.logits(images)
+            losses.append(F.cross_entropy(logits, target, reduction="sum").item())
+            preds.append(logits.argmax(1).numpy())
+            topk_hits.append((logits.topk(k, 1).indices == target[:, None]).any(1).numpy())
+            targets.append(target.numpy())
+            bar.advance(job, len(target))
+    y, p = np.concatenate(targets), np.concatenate(preds)
+    cm = confusion_matrix(y, p, len(ds.classes))
+    report = per_class_report(cm, ds.classes)
+    metrics: dict[str, Any] = {
+        "model": str(model_path),
+        "backend": clf.backend,
+        "images": int(len(y)),
+        "loss": sum(losses) / len(y),
+        "top1_accuracy": float((y == p).mean()),
+        f"top{k}_accuracy": float(np.concatenate(topk_hits).mean()),
+        "top_k": k,
+        "per_class": report,
+        "confusion_matrix": {"classes": ds.classes, "matrix": cm.tolist()},
+    }
+    if results_dir is not None:
+        out = Path(results_dir)
+        write_json(out / "evaluation.json", metrics)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=["class", "precision", "recall", "f1", "support"])
+        writer.writeheader()
+        writer.writerows(report)
+        write_text(out / "per_class.csv", buf.getvalue())
+        plot_confusion_matrix(cm, ds.classes, out / "confusion_matrix.png")
+    return metrics

@@ -1,0 +1,59 @@
+"""Network construction for classification: architecture dicts, pretrained weights, freezing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from torch import nn
+
+from graft.engine.weights import load_matching, resolve_pretrained
+from graft.errors import UserError
+from graft.nn.backbones import build_classifier, freeze_blocks
+from graft.nn.surgery import apply_layer_shapes
+from graft.tasks.classification.spec import ModelSpec
+
+console = Console(stderr=True)
+
+
+def architecture(spec: ModelSpec, classes: list[str]) -> dict[str, Any]:
+    return {"arch": spec.arch, "num_classes": len(classes), "dropout": spec.dropout}
+
+
+def build_from_architecture(arch: dict[str, Any]) -> nn.Module:
+    return build_classifier(arch["arch"], int(arch["num_classes"]), float(arch.get("dropout", 0.0)))
+
+
+def build_network(
+    spec: ModelSpec, classes: list[str], key: str | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """The network to train: fresh, pretrained, or the pruned graph of a .graft (load_graph)."""
+    arch = architecture(spec, classes)
+    pretrained = (
+        resolve_pretrained(spec.pretrained_weights, key) if spec.pretrained_weights else None
+    )
+    if spec.load_graph:
+        if pretrained is None or pretrained.manifest is None:
+            raise UserError(
+                "load_graph: true needs pretrained_weights pointing to a .graft model",
+                "set model.pretrained_weights to the pruned model file",
+            )
+        src_arch = dict(pretrained.manifest["architecture"])
+        if src_arch.get("num_classes") != len(classes):
+            raise UserError(
+                f"the pruned model has {src_arch.get('num_classes')} classes, the data "
+                f"{len(classes)}",
+                "retrain on the same classes as the pruned model",
+            )
+        arch = {k: v for k, v in src_arch.items() if k != "layer_shapes"}
+        net = build_from_architecture(arch)
+        apply_layer_shapes(net, src_arch.get("layer_shapes", {}))
+        arch["layer_shapes"] = src_arch.get("layer_shapes", {})
+    else:
+        net = build_from_architecture(arch)
+    if pretrained is not None:
+        report = load_matching(net, pretrained.state_dict)
+        console.print(f"pretrained weights from {pretrained.source}: {report.summary()}")
+    if spec.freeze_blocks:
+        freeze_blocks(net, spec.arch, spec.freeze_blocks)
+    return net, arch

@@ -1,0 +1,81 @@
+"""The classification task as graft's registry sees it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from graft.tasks.base import Task
+
+
+class ClassificationTask(Task):
+    name = "classification"
+    summary = "Image classification: train, evaluate, inference, prune, export."
+
+    def build_model(self, architecture: dict[str, Any]):
+        from graft.tasks.classification.model import build_from_architecture
+
+        net = build_from_architecture(architecture)
+        if architecture.get("qat"):
+            from graft.optimize.quantize import prepare_qat
+
+            net = prepare_qat(net)
+        return net
+
+    def cli(self) -> typer.Typer:
+        from graft.tasks.classification.cli import build_app
+
+        return build_app()
+
+    def predict(self, model, inputs: Any, top_k: int = 5, **options: Any) -> list[dict[str, Any]]:
+        """Paths, uint8 (3,H,W) tensors, or PIL images -> top-k labels and scores each."""
+        import numpy as np
+        import torch
+
+        from graft.data.images import read_rgb
+        from graft.data.preprocess import normalize
+        from graft.tasks.classification.inference import classify
+        from graft.tasks.classification.runner import Classifier
+
+        items = inputs if isinstance(inputs, list | tuple) else [inputs]
+        images = []
+        for item in items:
+            if isinstance(item, str | Path):
+                images.append(read_rgb(item))
+            elif isinstance(item, torch.Tensor):
+                images.append(item)
+            else:  # PIL image or HxWx3 array
+                images.append(
+                    torch.from_numpy(
+                        np.asarray(item.convert("RGB") if hasattr(item, "convert") else item).copy()
+                    ).permute(2, 0, 1)
+                )
+        inp = model.manifest["input"]
+        device = next(model.module.parameters()).device
+
+        @torch.inference_mode()
+        def fn(x: torch.Tensor) -> torch.Tensor:
+            return model.module.eval()(normalize(x.to(device), inp["normalization"])).float().cpu()
+
+        clf = Classifier(
+            model.classes, (inp["height"], inp["width"]), inp["normalization"], "pytorch", fn
+        )
+        return classify(clf, images, top_k)
+
+    def synth_command(self):
+        from graft.tasks.classification.synth_cli import synth_classification
+
+        return "classification", synth_classification
+
+    def output_names(self, manifest: dict[str, Any]) -> list[str]:
+        return ["logits"]
+
+    def output_layers(self, model, manifest: dict[str, Any]):
+        from graft.nn.backbones import _get, classifier_name
+
+        return [_get(model, classifier_name(manifest["architecture"]["arch"]))]
+
+
+TASK = ClassificationTask()

@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny generated datasets and specs, so every test runs offline in seconds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+os.environ.setdefault("GRAFT_CATALOG", str(Path(__file__).parent / "_no_catalog_configured"))
+
+
+@pytest.fixture(scope="session")
+def shapes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 classes, 12 images each (9 train / 3 val), 32x32."""
+    from graft.data.synthetic import make_classification_dataset
+
+    root = tmp_path_factory.mktemp("shapes")
+    make_classification_dataset(root, classes=3, per_class=12, size=32, seed=1, progress=False)
+    return root
+
+
+def classification_spec_dict(shapes_dir: Path, **trainer) -> dict:
+    return {
+        "model": {"arch": "resnet10", "input_size": [32, 32]},
+        "data": {
+            "train_dir": str(shapes_dir / "train"),
+            "val_dir": str(shapes_dir / "val"),
+            "batch_size": 9,
+            "workers": 0,
+        },
+        "optimizer": {"name": "adam"},
+        "lr_schedule": {"name": "constant", "learning_rate": 1e-3},
+        "trainer": {"epochs": 2, "seed": 3, "channels_last": False, **trainer},
+        "eval": {"top_k": 2, "batch_size": 8},
+    }
+
+
+@pytest.fixture()
+def spec_file(tmp_path: Path, shapes_dir: Path) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(classification_spec_dict(shapes_dir)))
+    return path
