@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-import yaml
-
+# pytest -n 2 on 2 cores: one BLAS/OpenMP thread per worker. Oversubscribed OpenMP threads
+# spin against each other and made a ResNet step 10x slower on the CI-sized machine.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("GRAFT_CATALOG", str(Path(__file__).parent / "_no_catalog_configured"))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

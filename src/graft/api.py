@@ -27,6 +27,10 @@ def build_module(manifest: dict[str, Any]) -> nn.Module:
     module = task.build_model(arch)
     if arch.get("layer_shapes"):
         apply_layer_shapes(module, arch["layer_shapes"])
+    if arch.get("qat"):  # fake-quant wrappers go on after the (possibly pruned) shapes
+        from graft.optimize.quantize import prepare_qat
+
+        prepare_qat(module)
     return module
 
 

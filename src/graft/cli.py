@@ -58,6 +58,7 @@ def _mount() -> None:
     _mounted = True
     from graft.catalog.cli import app as catalog_app
     from graft.demo import demo
+    from graft.deploy.triton import triton_command
     from graft.model_cli import app as model_app
     from graft.tabular.cli import app as gaussrank_app
 
@@ -71,7 +72,19 @@ def _mount() -> None:
     app.add_typer(synth_app, name="synth", help="Generate offline datasets.")
     app.add_typer(catalog_app, name="catalog")
     app.add_typer(gaussrank_app, name="gaussrank", help="Gauss rank transform for tabular data.")
+    deploy_app = typer.Typer(no_args_is_help=True, help="Deployment artifacts for exported models.")
+    deploy_app.command("triton")(triton_command)
+    app.add_typer(deploy_app, name="deploy")
     app.command("demo")(demo)
+
+
+def _click_exceptions():
+    """typer >= 0.29 vendors click as ``typer._click``; older releases use click itself."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer
+        from click import exceptions
+    return exceptions
 
 
 def one_line(exc: UserError) -> str:
@@ -97,15 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as exc:  # typer.Exit inside commands
         return int(exc.code or 0)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors carry their own exit code and message
+        ce = _click_exceptions()
+        if isinstance(exc, ce.ClickException):
             exc.show()
             return exc.exit_code
-        if isinstance(exc, click.exceptions.Exit):
+        if isinstance(exc, typer.Exit):
             return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+        if isinstance(exc, typer.Abort):
             return 1
         raise
     return 0

@@ -81,9 +81,9 @@ def render_shape(shape: str, size: int, rng: np.random.Generator) -> Image.Image
     grad = np.linspace(0.0, 1.0, size, dtype=np.float32)
     tint = rng.uniform(-40, 40, 3).astype(np.float32)
     base = np.array(bg, np.float32)[None, None, :] + grad[:, None, None] * tint[None, None, :]
-    base = np.broadcast_to(base, (size, size, 3)) + rng.normal(0, 12, (size, size, 3))
+    base = np.broadcast_to(base, (size, size, 3)) + rng.normal(0, 8, (size, size, 3))
     img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
-    r = size * rng.uniform(0.18, 0.34)
+    r = size * rng.uniform(0.24, 0.40)
     cx, cy = rng.uniform(r, size - r, 2)
     _draw_shape(ImageDraw.Draw(img), shape, cx, cy, r, rng.uniform(0, 2 * math.pi), color, bg)
     return img

@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    import numpy as np
     import torch
     import typer
     from torch import nn
@@ -56,3 +60,19 @@ class Task:
     def output_layers(self, model: nn.Module, manifest: dict[str, Any]) -> list[nn.Module]:
         """Layers whose output channels must never be pruned (the heads)."""
         return []
+
+    def calibration_batches(self, manifest: dict[str, Any], image_dir: Path, batches: int,
+                            batch_size: int) -> Iterator[np.ndarray]:
+        """INT8 calibration batches from real images, through exactly the inference
+        preprocessing. The default resizes to the input size and applies the normalization."""
+        from graft.optimize.calibration import default_calibration_batches
+
+        return default_calibration_batches(manifest, image_dir, batches, batch_size)
+
+    def sdk_compatible_head(self, manifest: dict[str, Any]) -> tuple[nn.Module, list[str]] | None:
+        """Extra layers appended for deployment SDKs (``export --sdk_compatible_model``)."""
+        return None
+
+    def export_metadata(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Task facts to record in the exported ONNX metadata besides the manifest."""
+        return {}

@@ -129,4 +129,8 @@ def build_app() -> typer.Typer:
         results = infer(model, images, results_dir, key=key, top_k=top_k)
         console.print(f"{len(results)} images classified; results in {results_dir}/result.csv")
 
+    from graft.optimize.cli import add_optimize_commands
+    from graft.tasks.classification.task import TASK
+
+    add_optimize_commands(app, TASK)
     return app

@@ -50,10 +50,10 @@ def _runtime_classifier(path: Path) -> Classifier:
     from graft.optimize.runtime import load_runtime
 
     rt = load_runtime(path)
-    meta = rt.metadata
+    manifest = rt.manifest
     try:
-        classes = list(meta["classes"])
-        inp = meta["input"]
+        classes = list(manifest["classes"])
+        inp = manifest["input"]
         norm = inp["normalization"]
     except (KeyError, TypeError):
         raise UserError(
@@ -66,7 +66,7 @@ def _runtime_classifier(path: Path) -> Classifier:
         out = rt(x)
         return torch.from_numpy(np.asarray(out[rt.output_names[0]], dtype=np.float32))
 
-    return Classifier(classes, (inp["height"], inp["width"]), norm, rt.backend, fn)
+    return Classifier(classes, (inp["height"], inp["width"]), norm, rt.kind, fn)
 
 
 def load_classifier(path: str | Path, key: str | None = None, device: str = "cpu") -> Classifier:

@@ -17,12 +17,7 @@ class ClassificationTask(Task):
     def build_model(self, architecture: dict[str, Any]):
         from graft.tasks.classification.model import build_from_architecture
 
-        net = build_from_architecture(architecture)
-        if architecture.get("qat"):
-            from graft.optimize.quantize import prepare_qat
-
-            net = prepare_qat(net)
-        return net
+        return build_from_architecture(architecture)
 
     def cli(self) -> typer.Typer:
         from graft.tasks.classification.cli import build_app

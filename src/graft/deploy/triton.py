@@ -1,0 +1,184 @@
+"""Triton Inference Server model repositories from exported models.
+
+``REPO/NAME/config.pbtxt`` + ``REPO/NAME/1/model.onnx`` (platform ``onnxruntime_onnx``) or
+``REPO/NAME/1/model.plan`` (``tensorrt_plan``). Input and output names, data types and dims
+(without the batch axis when the model batches) are read from the model itself: the ONNX graph,
+or for an engine the ``ENGINE.json`` that ``graft TASK export --engine_file`` writes beside it.
+A classifier with class names also gets ``labels.txt`` so Triton's classification extension
+can return names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from graft.errors import UserError, require_file
+from graft.fsutil import atomic_path, write_text
+
+# ONNX TensorProto element types -> Triton data types
+_ONNX_TO_TRITON = {1: "TYPE_FP32", 2: "TYPE_UINT8", 3: "TYPE_INT8", 4: "TYPE_UINT16",
+                   5: "TYPE_INT16", 6: "TYPE_INT32", 7: "TYPE_INT64", 8: "TYPE_STRING",
+                   9: "TYPE_BOOL", 10: "TYPE_FP16", 11: "TYPE_FP64", 12: "TYPE_UINT32",
+                   13: "TYPE_UINT64", 16: "TYPE_BF16"}
+_NUMPY_TO_TRITON = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "float64": "TYPE_FP64",
+                    "int8": "TYPE_INT8", "uint8": "TYPE_UINT8", "int32": "TYPE_INT32",
+                    "int64": "TYPE_INT64", "bool": "TYPE_BOOL", "bfloat16": "TYPE_BF16"}
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass
+class TensorSpec:
+    name: str
+    data_type: str  # Triton TYPE_*
+    shape: list[int]  # full shape, -1 for dynamic axes
+
+
+@dataclass
+class ModelIO:
+    platform: str
+    filename: str
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    metadata: dict[str, Any]
+    max_batch: int | None = None  # an engine's optimization-profile maximum
+
+
+def _onnx_io(path: Path) -> ModelIO:
+    import onnx
+
+    from graft.optimize.export import read_metadata
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # protobuf decode errors have no common base class
+        raise UserError(f"{path} is not a readable ONNX model", "re-export it") from None
+    initializers = {i.name for i in model.graph.initializer}
+
+    def spec(value: Any) -> TensorSpec:
+        t = value.type.tensor_type
+        dtype = _ONNX_TO_TRITON.get(t.elem_type)
+        if dtype is None:
+            raise UserError(f"{path}: tensor {value.name!r} has an element type Triton lacks")
+        dims = [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
+        return TensorSpec(value.name, dtype, dims)
+
+    inputs = [spec(v) for v in model.graph.input if v.name not in initializers]
+    meta = read_metadata({p.key: p.value for p in model.metadata_props})
+    return ModelIO("onnxruntime_onnx", "model.onnx", inputs,
+                   [spec(v) for v in model.graph.output], meta)
+
+
+def _engine_io(path: Path) -> ModelIO:
+    from graft.optimize.export import sidecar_path
+
+    side = sidecar_path(path)
+    if not side.is_file():
+        raise UserError(f"{side} (the engine's description) is missing",
+                        "build engines with `graft TASK export --engine_file`, which writes it")
+    info = json.loads(side.read_text(encoding="utf-8"))
+
+    def spec(t: dict[str, Any]) -> TensorSpec:
+        return TensorSpec(t["name"], _NUMPY_TO_TRITON[t.get("dtype", "float32")],
+                          [int(d) for d in t["shape"]])
+
+    return ModelIO("tensorrt_plan", "model.plan", [spec(t) for t in info["inputs"]],
+                   [spec(t) for t in info["outputs"]], info.get("metadata", {}),
+                   info.get("max_batch_size"))
+
+
+def model_io(path: str | Path) -> ModelIO:
+    p = require_file(path, "model")
+    if p.suffix.lower() == ".onnx":
+        return _onnx_io(p)
+    if p.suffix.lower() in (".engine", ".plan", ".trt"):
+        return _engine_io(p)
+    raise UserError(f"{p} is not an exported model", "pass a .onnx or .engine file "
+                    "(make one with `graft TASK export`)")
+
+
+def _dims(values: list[int]) -> str:
+    return "[ " + ", ".join(str(v) for v in values) + " ]"
+
+
+def render_config(name: str, io: ModelIO, max_batch_size: int, dynamic_batching: bool,
+                  label_output: str | None = None) -> str:
+    """config.pbtxt text (protobuf text format of Triton's ``ModelConfig``)."""
+    batched = max_batch_size > 0
+    lines = [f'name: "{name}"', f'platform: "{io.platform}"', f"max_batch_size: {max_batch_size}"]
+    for section, tensors in (("input", io.inputs), ("output", io.outputs)):
+        entries = []
+        for t in tensors:
+            dims = t.shape[1:] if batched else t.shape
+            body = [f'    name: "{t.name}"', f"    data_type: {t.data_type}",
+                    f"    dims: {_dims(dims)}"]
+            if section == "output" and t.name == label_output:
+                body.append('    label_filename: "labels.txt"')
+            entries.append("  {\n" + "\n".join(body) + "\n  }")
+        lines.append(f"{section} [\n" + ",\n".join(entries) + "\n]")
+    if dynamic_batching:
+        lines.append("dynamic_batching { }")
+    return "\n".join(lines) + "\n"
+
+
+def write_repository(model: str | Path, repo: str | Path, name: str, max_batch_size: int = 16,
+                     dynamic_batching: bool = False, version: int = 1) -> Path:
+    """Write ``REPO/NAME/{config.pbtxt, VERSION/model.*}``; returns the model directory."""
+    if not _NAME.match(name):
+        raise UserError(f"model name {name!r} has characters Triton paths cannot hold",
+                        "use letters, digits, '_', '-' and '.'")
+    if max_batch_size < 0:
+        raise UserError(f"--max_batch_size must be >= 0, got {max_batch_size}")
+    io = model_io(model)
+    batchable = all(t.shape and t.shape[0] == -1 for t in io.inputs + io.outputs)
+    if max_batch_size > 0 and not batchable:
+        raise UserError(f"{model} has a fixed batch size, so Triton cannot batch it",
+                        "pass --max_batch_size 0, or re-export it "
+                        "(graft exports a dynamic batch axis)")
+    if dynamic_batching and max_batch_size == 0:
+        raise UserError("--dynamic_batching needs --max_batch_size > 0")
+    if io.max_batch and max_batch_size > io.max_batch:
+        raise UserError(f"the engine was built for batches up to {io.max_batch}",
+                        f"pass --max_batch_size {io.max_batch} or rebuild the engine")
+
+    classes = list(io.metadata.get("classes") or [])
+    label_output = None
+    if classes and len(io.outputs) == 1 and io.outputs[0].shape[-1] == len(classes):
+        label_output = io.outputs[0].name
+
+    model_dir = Path(repo) / name
+    version_dir = model_dir / str(version)
+    version_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(version_dir / io.filename) as tmp:
+        shutil.copyfile(model, tmp)
+    write_text(model_dir / "config.pbtxt",
+               render_config(name, io, max_batch_size, dynamic_batching, label_output))
+    if label_output:
+        write_text(model_dir / "labels.txt", "\n".join(classes) + "\n")
+    return model_dir
+
+
+def triton_command(
+    model: Path = typer.Option(..., "--model", "-m", help="Exported model: .onnx or .engine."),
+    output: Path = typer.Option(..., "--output", "-o", help="Model repository directory."),
+    name: str = typer.Option(..., "--name", help="Model name in the repository."),
+    max_batch_size: int = typer.Option(16, "--max_batch_size",
+                                       help="Largest batch Triton sends (0: no batching)."),
+    dynamic_batching: bool = typer.Option(False, "--dynamic_batching",
+                                          help="Let Triton merge requests into batches."),
+) -> None:
+    """Write a Triton Inference Server model repository for an exported model.
+
+    Example: graft deploy triton -m model.onnx -o model_repo --name gesturenet --dynamic_batching
+    """
+    from rich.console import Console
+
+    model_dir = write_repository(model, output, name, max_batch_size, dynamic_batching)
+    Console().print(f"Triton model repository: {model_dir} (serve with "
+                    f"`tritonserver --model-repository {Path(output)}`)")

@@ -1,0 +1,215 @@
+"""``graft TASK prune`` and ``graft TASK export``: TLT's flags on every task's command line.
+
+A task mounts them with :func:`add_optimize_commands`; everything task-specific comes from the
+task's hooks (input shape, output names and layers, calibration preprocessing, the optional
+``sdk_compatible_head`` for deployment pipelines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from graft.errors import UserError
+
+CalibrationLoader = Callable[[dict[str, Any], Path, int, int], Iterable[np.ndarray]]
+
+
+def _load(task: Any, model: Path, key: str | None):
+    from graft.api import load
+
+    loaded = load(model, key=key)
+    found = loaded.manifest.get("task")
+    if found != task.name:
+        raise UserError(f"{model} is a {found!r} model, not {task.name!r}",
+                        f"use `graft {found} ...`")
+    return loaded
+
+
+def _split_names(values: list[str] | None) -> tuple[str, ...]:
+    return tuple(n.strip() for v in values or [] for n in v.split(",") if n.strip())
+
+
+def run_prune(task: Any, model: Path, output: Path, key: str | None, options: Any,
+              console: Console | None = None) -> Any:
+    """Prune a ``.graft`` model file into another; returns the :class:`PruneResult`."""
+    from graft.api import GraftModel
+    from graft.optimize.prune import print_table, prune_module, save_report
+
+    console = console or Console()
+    loaded = _load(task, model, key)
+    module, manifest = loaded.module, loaded.manifest
+    with console.status("tracing the network and pruning"):
+        result = prune_module(module, task.example_input(manifest),
+                              options, output_layers=task.output_layers(module, manifest))
+    print_table(result, console)
+    pruned_manifest = dict(manifest)
+    pruned_manifest.pop("created", None)
+    pruned_manifest["pruning"] = {
+        "source": Path(model).name, "params_before": result.params_before,
+        "params_after": result.params_after, **result.summary()["options"],
+    }
+    GraftModel(result.module, pruned_manifest).save(output, key=key)
+    csv_path, json_path = save_report(result, output.with_name(output.stem + ".prune"))
+    console.print(f"pruned {result.params_before:,} -> {result.params_after:,} parameters "
+                  f"({100 * (1 - result.ratio):.1f} % removed): {output}\n"
+                  f"per-layer table: {csv_path}, {json_path}")
+    return result
+
+
+def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: Path | None = None,
+               data_type: str = "fp32", cal_image_dir: Path | None = None, batches: int = 10,
+               batch_size: int = 8, cal_cache_file: Path | None = None,
+               cal_method: str = "minmax", max_batch_size: int = 16,
+               engine_file: Path | None = None, sdk_compatible_model: bool = False,
+               dims: str | None = None, calibration_loader: CalibrationLoader | None = None,
+               console: Console | None = None) -> Any:
+    """Export a ``.graft`` model file to ONNX (and optionally a TensorRT engine)."""
+    from graft.optimize.calibration import calibration_batches, require_batches
+    from graft.optimize.export import export_onnx, parse_dims
+    from graft.optimize.quantize import is_quantized
+    from graft.optimize.tensorrt import INSTALL_HINT, tensorrt_available
+
+    console = console or Console()
+    if engine_file and not tensorrt_available():
+        raise UserError("--engine_file needs TensorRT, which is not installed", INSTALL_HINT)
+    loaded = _load(task, model, key)
+    manifest = dict(loaded.manifest)
+    input_shape = tuple(task.input_shape(manifest))
+    if dims:
+        input_shape = parse_dims(dims)
+        if input_shape[0] != task.input_shape(manifest)[0]:
+            raise UserError(f"-d asks for {input_shape[0]} channels but the model takes "
+                            f"{task.input_shape(manifest)[0]}", "keep C as trained")
+        manifest["input"] = {**manifest.get("input", {}), "channels": input_shape[0],
+                             "height": input_shape[1], "width": input_shape[2]}
+    if spec is not None:
+        manifest = _apply_spec(task, manifest, spec, console)
+
+    head, output_names = None, None
+    if sdk_compatible_model:
+        hook = getattr(task, "sdk_compatible_head", None)
+        if hook is None:
+            raise UserError(f"task {task.name!r} has no SDK-compatible export variant",
+                            "drop --sdk_compatible_model")
+        head, output_names = hook(manifest)
+
+    calibration = None
+    int8_ptq = data_type == "int8" and not is_quantized(loaded.module)
+    if int8_ptq and cal_image_dir is not None:
+        if calibration_loader is not None:
+            calibration = require_batches(
+                calibration_loader(manifest, Path(cal_image_dir), batches, batch_size),
+                str(cal_image_dir))
+        else:
+            calibration = calibration_batches(task, manifest, cal_image_dir, batches, batch_size)
+    elif int8_ptq and not (cal_cache_file and Path(cal_cache_file).is_file()):
+        calibration_batches(task, manifest, None, batches, batch_size)  # raises the UserError
+
+    return export_onnx(
+        loaded.module, manifest, output, task=task, data_type=data_type,  # type: ignore[arg-type]
+        input_shape=input_shape, output_names=output_names, head=head, calibration=calibration,
+        calibration_batches=batches, cal_cache_file=cal_cache_file, calibration_method=cal_method,
+        max_batch_size=max_batch_size, engine_file=engine_file, console=console)
+
+
+def _apply_spec(task: Any, manifest: dict[str, Any], spec: Path,
+                console: Console) -> dict[str, Any]:
+    """A task may read export settings from its spec; otherwise the spec is recorded only."""
+    from graft.spec import read_yaml
+
+    hook = getattr(task, "export_spec", None)
+    if hook is not None:
+        return hook(manifest, spec)
+    data = read_yaml(spec)
+    console.print(f"[dim]note: the model file carries its configuration; {spec.name} is "
+                  "recorded in the ONNX metadata only[/]")
+    return {**manifest, "export_spec": data}
+
+
+def add_optimize_commands(app: typer.Typer, task: Any,
+                          calibration_loader: CalibrationLoader | None = None) -> typer.Typer:
+    """Add ``prune`` and ``export`` to a task's typer app (returned for chaining)."""
+    name = task.name
+
+    @app.command("prune", help=f"""Prune a trained model (TLT semantics): filters whose
+normalized kernel L2 norm is below the threshold are removed; coupled layers (residual adds,
+concatenations) are equalized; output layers are kept. Writes the pruned .graft model and a
+per-layer table (OUT.prune.csv/.json). Retrain it with pretrained_weights: OUT and
+load_graph: true.
+
+Example: graft {name} prune -m model.graft -o model.pruned.graft -pth 0.1 -eq union""")
+    def prune(
+        model: Path = typer.Option(..., "--model", "-m", help="Trained .graft model."),
+        output: Path = typer.Option(..., "--output", "-o", help="Pruned .graft model to write."),
+        key: str | None = typer.Option(None, "--key", "-k", help="Encryption key (in and out)."),
+        threshold: float = typer.Option(0.1, "--pruning_threshold", "-pth",
+                                        help="Keep filters whose score exceeds this."),
+        normalizer: str = typer.Option("max", "--normalizer", "-n",
+                                       help="max: norms / layer maximum; L2: raw norms."),
+        equalization: str = typer.Option(
+            "union", "--equalization_criterion", "-eq",
+            help="Merge coupled layers: union | intersection | arithmetic_mean | geometric_mean."),
+        granularity: int = typer.Option(8, "--pruning_granularity", "-pg",
+                                        help="Kept filters are a multiple of this."),
+        min_filters: int = typer.Option(16, "--min_num_filters", "-nf",
+                                        help="Keep at least this many filters per layer."),
+        excluded: list[str] | None = typer.Option(
+            None, "--excluded_layers", "-el",
+            help="Layer names never to prune (repeat -el, or separate with commas)."),
+    ) -> None:
+        from graft.optimize.prune import PruneOptions
+
+        options = PruneOptions(threshold, normalizer, equalization, granularity,  # type: ignore[arg-type]
+                               min_filters, _split_names(excluded))
+        run_prune(task, model, output, key, options)
+
+    @app.command("export", help=f"""Export a model to ONNX (fp32, fp16 or int8 QDQ) with a
+dynamic batch axis and its preprocessing in the metadata; checks it against PyTorch with
+onnxruntime (OUT.parity.json). INT8 calibrates on real images from --cal_image_dir through the
+inference preprocessing (never random data) and caches the ranges in --cal_cache_file; QAT
+models export their learned ranges. --engine_file also builds a TensorRT engine.
+
+Example: graft {name} export -m model.graft -o model.int8.onnx --data_type int8
+--cal_image_dir data/train --batches 10 --batch_size 8 --cal_cache_file cal.json""")
+    def export(
+        model: Path = typer.Option(..., "--model", "-m", help="Trained .graft model."),
+        output: Path = typer.Option(..., "--output", "-o", help="ONNX file to write (.onnx)."),
+        key: str | None = typer.Option(None, "--key", "-k", help="Encryption key."),
+        spec: Path | None = typer.Option(None, "--experiment_spec", "-e",
+                                         help="Spec file (tasks may read export settings)."),
+        data_type: str = typer.Option("fp32", "--data_type", help="fp32 | fp16 | int8."),
+        cal_image_dir: Path | None = typer.Option(None, "--cal_image_dir",
+                                                  help="Real images for INT8 calibration."),
+        batches: int = typer.Option(10, "--batches", help="Calibration batches."),
+        batch_size: int = typer.Option(8, "--batch_size", help="Calibration batch size."),
+        cal_cache_file: Path | None = typer.Option(
+            None, "--cal_cache_file",
+            help="Calibration cache (JSON): written, or reused if it exists."),
+        cal_method: str = typer.Option("minmax", "--cal_method",
+                                       help="Calibration: minmax | entropy | percentile."),
+        max_batch_size: int = typer.Option(16, "--max_batch_size",
+                                           help="Largest batch of the TensorRT engine."),
+        engine_file: Path | None = typer.Option(None, "--engine_file",
+                                                help="Also build this TensorRT engine."),
+        sdk_compatible_model: bool = typer.Option(
+            False, "--sdk_compatible_model",
+            help="Add the task's deployment post-processing layers (e.g. bpnet PAF upsampling)."),
+        dims: str | None = typer.Option(None, "--input_dims", "-d",
+                                        help="Export input size H,W,C (fully convolutional nets)."),
+    ) -> None:
+        if data_type not in ("fp32", "fp16", "int8"):
+            raise UserError(f"--data_type {data_type!r} is not fp32, fp16 or int8")
+        run_export(task, model, output, key, spec=spec, data_type=data_type,
+                   cal_image_dir=cal_image_dir, batches=batches, batch_size=batch_size,
+                   cal_cache_file=cal_cache_file, cal_method=cal_method,
+                   max_batch_size=max_batch_size, engine_file=engine_file,
+                   sdk_compatible_model=sdk_compatible_model, dims=dims,
+                   calibration_loader=calibration_loader)
+
+    return app

@@ -1,0 +1,121 @@
+"""Triton repositories: config.pbtxt parsed against Triton's own ModelConfig protobuf."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import typer
+from torch import nn
+from typer.testing import CliRunner
+
+from graft.deploy.triton import triton_command, write_repository
+from graft.errors import UserError
+from graft.optimize.export import export_onnx, sidecar_path
+
+model_config_pb2 = pytest.importorskip(
+    "tritonclient.grpc.model_config_pb2", reason="tritonclient[grpc] (dev extra) has the schema")
+text_format = pytest.importorskip("google.protobuf.text_format")
+
+
+class TwoHeads(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 3)
+        self.seg = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = torch.relu(self.body(x))
+        return self.fc(f.mean((2, 3))), self.seg(f)
+
+
+def _manifest(classes: list[str]) -> dict:
+    return {"task": "toy", "architecture": {"name": "x"}, "classes": classes,
+            "input": {"channels": 3, "height": 16, "width": 24}}
+
+
+def _parse(path) -> object:
+    return text_format.Parse(path.read_text(), model_config_pb2.ModelConfig())
+
+
+@pytest.fixture
+def onnx_model(tmp_path):
+    path = tmp_path / "two.onnx"
+    export_onnx(TwoHeads().eval(), _manifest([]), path, input_shape=(3, 16, 24),
+                output_names=["logits", "mask"], exporter="torchscript")
+    return path
+
+
+def test_onnx_repository_config_validates_against_tritons_schema(tmp_path, onnx_model) -> None:
+    model_dir = write_repository(onnx_model, tmp_path / "repo", "toy_net", max_batch_size=8,
+                                 dynamic_batching=True)
+    assert (model_dir / "1" / "model.onnx").read_bytes() == onnx_model.read_bytes()
+    cfg = _parse(model_dir / "config.pbtxt")
+    assert cfg.name == "toy_net" and cfg.platform == "onnxruntime_onnx"
+    assert cfg.max_batch_size == 8 and cfg.HasField("dynamic_batching")
+    assert [(i.name, i.data_type, list(i.dims)) for i in cfg.input] == [
+        ("input", model_config_pb2.TYPE_FP32, [3, 16, 24])]
+    assert [(o.name, list(o.dims)) for o in cfg.output] == [("logits", [3]), ("mask", [2, 16, 24])]
+    assert all(o.data_type == model_config_pb2.TYPE_FP32 for o in cfg.output)
+
+
+def test_classifier_gets_labels_and_no_batching_keeps_the_batch_axis(tmp_path) -> None:
+    class Classifier(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.mean((2, 3))
+
+    path = tmp_path / "cls.onnx"
+    export_onnx(Classifier(), _manifest(["cat", "dog", "eel"]), path, input_shape=(3, 16, 24),
+                output_names=["probs"], exporter="torchscript")
+    model_dir = write_repository(path, tmp_path / "repo", "cls", max_batch_size=0)
+    cfg = _parse(model_dir / "config.pbtxt")
+    assert cfg.max_batch_size == 0 and not cfg.HasField("dynamic_batching")
+    assert list(cfg.input[0].dims) == [-1, 3, 16, 24]
+    assert cfg.output[0].label_filename == "labels.txt"
+    assert (model_dir / "labels.txt").read_text().split() == ["cat", "dog", "eel"]
+
+
+def test_engine_repository_uses_the_engine_description(tmp_path) -> None:
+    engine = tmp_path / "m.engine"
+    engine.write_bytes(b"serialized-engine-bytes")  # the repository copies it verbatim
+    sidecar_path(engine).write_text(json.dumps({
+        "metadata": {"classes": []}, "max_batch_size": 4,
+        "inputs": [{"name": "input", "dtype": "float32", "shape": [-1, 3, 288, 384]}],
+        "outputs": [{"name": "paf", "dtype": "float32", "shape": [-1, 38, 36, 48]},
+                    {"name": "heatmap", "dtype": "float16", "shape": [-1, 19, 36, 48]}]}))
+    model_dir = write_repository(engine, tmp_path / "repo", "bpnet", max_batch_size=4)
+    assert (model_dir / "1" / "model.plan").read_bytes() == b"serialized-engine-bytes"
+    cfg = _parse(model_dir / "config.pbtxt")
+    assert cfg.platform == "tensorrt_plan"
+    assert [o.data_type for o in cfg.output] == [model_config_pb2.TYPE_FP32,
+                                                 model_config_pb2.TYPE_FP16]
+    with pytest.raises(UserError, match="batches up to 4"):
+        write_repository(engine, tmp_path / "repo", "bpnet", max_batch_size=8)
+    sidecar_path(engine).unlink()
+    with pytest.raises(UserError, match="description"):
+        write_repository(engine, tmp_path / "repo", "bpnet")
+
+
+def test_bad_requests_are_user_errors(tmp_path, onnx_model) -> None:
+    with pytest.raises(UserError, match="characters"):
+        write_repository(onnx_model, tmp_path / "repo", "a/b")
+    with pytest.raises(UserError, match="dynamic_batching"):
+        write_repository(onnx_model, tmp_path / "repo", "n", max_batch_size=0,
+                         dynamic_batching=True)
+    with pytest.raises(UserError, match="not an exported model"):
+        (tmp_path / "m.graft").write_bytes(b"x")
+        write_repository(tmp_path / "m.graft", tmp_path / "repo", "n")
+
+
+def test_triton_command(tmp_path, onnx_model) -> None:
+    app = typer.Typer()
+    app.command()(triton_command)
+    result = CliRunner().invoke(app, ["-m", str(onnx_model), "-o", str(tmp_path / "repo"),
+                                      "--name", "toy", "--max_batch_size", "4",
+                                      "--dynamic_batching"])
+    assert result.exit_code == 0, result.output
+    assert _parse(tmp_path / "repo" / "toy" / "config.pbtxt").max_batch_size == 4
+    help_text = CliRunner().invoke(app, ["--help"]).output
+    assert "Example" in help_text

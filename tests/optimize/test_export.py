@@ -1,0 +1,169 @@
+"""ONNX export: parity with PyTorch, metadata, FP16, INT8 calibration (real images only)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from torch import nn
+
+from graft.errors import UserError
+from graft.optimize.calibration import calibration_batches, default_calibration_batches
+from graft.optimize.export import FP32_TOLERANCE, export_onnx, parity_path
+from graft.optimize.runtime import load_runtime
+
+from .conftest import TinyResNet, ToyTask, TwoStage, manifest_for
+
+
+def _ops(path) -> Counter:
+    return Counter(n.op_type for n in onnx.load(str(path)).graph.node)
+
+
+def test_fp32_dynamo_export_matches_pytorch_on_random_and_real_inputs(tmp_path, image_dir) -> None:
+    task, manifest = ToyTask(), manifest_for("two_stage")
+    model = TwoStage().eval()
+    real = next(default_calibration_batches(manifest, image_dir, 1, 4))
+    out = tmp_path / "pose.onnx"
+    report = export_onnx(model, manifest, out, task=task, real_inputs=real)
+    assert report.exporter == "dynamo" and report.opset >= 17
+    assert report.passed and report.max_abs_diff <= FP32_TOLERANCE
+    assert {(p.name, p.inputs) for p in report.parity} == {
+        ("paf", "random"), ("heatmap", "random"), ("paf", "real"), ("heatmap", "real")}
+    saved = json.loads(parity_path(out).read_text())
+    assert saved["passed"] is True and len(saved["parity"]) == 4
+
+    graph = onnx.load(str(out)).graph
+    assert [i.name for i in graph.input] == ["input"]
+    assert [o.name for o in graph.output] == ["paf", "heatmap"]
+    assert graph.input[0].type.tensor_type.shape.dim[0].dim_param  # dynamic batch axis
+
+    rt = load_runtime(out)
+    assert rt.input_name == "input" and rt.output_names == ["paf", "heatmap"]
+    assert rt.metadata["input"]["normalization"] == manifest["input"]["normalization"]
+    assert rt.metadata["task"] == "toy" and rt.metadata["data_type"] == "fp32"
+    assert rt.manifest["architecture"]["name"] == "two_stage"
+    x = np.random.default_rng(1).standard_normal((5, 3, 32, 32)).astype(np.float32)
+    got = rt(x)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x))
+    for name, w in zip(["paf", "heatmap"], want, strict=True):
+        assert got[name].shape == tuple(w.shape)
+        assert np.abs(got[name] - w.numpy()).max() <= FP32_TOLERANCE
+
+
+def test_fp16_export_keeps_fp32_io_and_stays_close(tmp_path) -> None:
+    model = TinyResNet().eval()
+    out = tmp_path / "cls16.onnx"
+    report = export_onnx(model, manifest_for("tiny_resnet"), out, task=ToyTask(),
+                         data_type="fp16", exporter="torchscript")
+    m = onnx.load(str(out))
+    assert m.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert m.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in m.graph.initializer)
+    assert report.tolerance is None and report.max_abs_diff < 1e-2
+    assert load_runtime(out).metadata["classes"] == ["a", "b", "c", "d"]
+
+
+def test_int8_refuses_to_calibrate_without_images(tmp_path) -> None:
+    task, manifest = ToyTask(), manifest_for("tiny_resnet")
+    with pytest.raises(UserError, match="never calibrates on random data"):
+        export_onnx(TinyResNet(), manifest, tmp_path / "q.onnx", task=task, data_type="int8")
+    with pytest.raises(UserError, match="--cal_image_dir"):
+        calibration_batches(task, manifest, None, 2, 2)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no images"):
+        list(calibration_batches(task, manifest, tmp_path / "empty", 2, 2))
+    with pytest.raises(UserError, match="no calibration batches"):
+        task.calibration_batches = lambda *a: iter(())  # a task hook that yields nothing
+        calibration_batches(task, manifest, tmp_path / "empty", 2, 2)
+    assert not (tmp_path / "q.onnx").exists()
+
+
+def test_int8_qdq_export_from_real_images_and_cache_reuse(tmp_path, image_dir) -> None:
+    task, manifest = ToyTask(), manifest_for("two_stage")
+    torch.manual_seed(0)
+    model = TwoStage().eval()
+    cache = tmp_path / "cal.json"
+    out = tmp_path / "pose.int8.onnx"
+    report = export_onnx(model, manifest, out, task=task, data_type="int8",
+                         calibration=calibration_batches(task, manifest, image_dir, 3, 4),
+                         calibration_batches=3, cal_cache_file=cache, exporter="torchscript")
+    ops = _ops(out)
+    assert ops["QuantizeLinear"] > 0 and ops["DequantizeLinear"] > ops["QuantizeLinear"]
+    assert report.calibration["batches"] == 3 and report.calibration["images"] == 12
+    assert {p.inputs for p in report.parity} == {"random", "real"}  # the first batch is reused
+    real = [p for p in report.parity if p.inputs == "real"]
+    # a random-weight net quantizes worse than a trained one; this only catches broken ranges
+    assert all(p.max_abs_diff < 0.4 * p.max_abs_reference for p in real)
+    ranges = json.loads(cache.read_text())["data"]
+    assert "input" in ranges and len(ranges) > 5
+    # symmetric int8 everywhere: every zero point is 0
+    m = onnx.load(str(out))
+    inits = {i.name: i for i in m.graph.initializer}
+    for n in m.graph.node:
+        if n.op_type == "QuantizeLinear" and len(n.input) > 2:
+            assert not onnx.numpy_helper.to_array(inits[n.input[2]]).any()
+
+    again = tmp_path / "again.onnx"
+    report2 = export_onnx(model, manifest, again, task=task, data_type="int8",
+                          cal_cache_file=cache, exporter="torchscript")
+    assert report2.calibration["reused_cache"] is True
+    assert _ops(again)["QuantizeLinear"] == ops["QuantizeLinear"]
+    with pytest.raises(UserError, match="made for another model"):
+        export_onnx(TinyResNet(), manifest_for("tiny_resnet"), tmp_path / "other.onnx",
+                    task=task, data_type="int8", cal_cache_file=cache, exporter="torchscript")
+
+
+def test_task_head_is_appended_for_sdk_compatible_export(tmp_path) -> None:
+    """The bpnet-style deployment variant: an extra module upsamples the first output."""
+
+    class UpsamplePaf(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.up = nn.ConvTranspose2d(6, 6, 4, stride=2, padding=1, groups=6, bias=False)
+
+        def forward(self, paf: torch.Tensor, heat: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return self.up(paf), heat
+
+    out = tmp_path / "sdk.onnx"
+    report = export_onnx(TwoStage().eval(), manifest_for("two_stage"), out, task=ToyTask(),
+                         head=UpsamplePaf().eval(), output_names=["paf_up", "heatmap"],
+                         exporter="torchscript")
+    rt = load_runtime(out)
+    assert rt.output_names == ["paf_up", "heatmap"]
+    res = rt(np.zeros((1, 3, 32, 32), np.float32))
+    assert res["paf_up"].shape == (1, 6, 32, 32) and res["heatmap"].shape == (1, 4, 16, 16)
+    assert report.passed and "ConvTranspose" in _ops(out)
+
+
+def test_input_size_and_output_count_are_checked(tmp_path) -> None:
+    out = tmp_path / "big.onnx"
+    export_onnx(TwoStage().eval(), manifest_for("two_stage"), out, task=ToyTask(),
+                input_shape=(3, 48, 64), exporter="torchscript")
+    rt = load_runtime(out)
+    assert rt.metadata["input"]["height"] == 48 and rt.metadata["input"]["width"] == 64
+    assert rt(np.zeros((2, 3, 48, 64), np.float32))["paf"].shape == (2, 6, 24, 32)
+    with pytest.raises(UserError, match="returns 2 outputs"):
+        export_onnx(TwoStage().eval(), manifest_for("two_stage"), tmp_path / "x.onnx",
+                    output_names=["only_one"], input_shape=(3, 32, 32), exporter="torchscript")
+    with pytest.raises(UserError, match=".onnx"):
+        export_onnx(TwoStage(), manifest_for("two_stage"), tmp_path / "x.graft", task=ToyTask())
+
+
+def test_auto_exporter_falls_back_when_torch_export_cannot_trace(tmp_path) -> None:
+    class DataDependent(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x)
+            return y * 2 if bool(y.mean() > -1e9) else y  # a data-dependent branch
+
+    report = export_onnx(DataDependent().eval(), manifest_for("tiny_resnet"), tmp_path / "d.onnx",
+                         input_shape=(3, 16, 16), output_names=["out"])
+    assert report.exporter == "torchscript" and report.passed
