@@ -69,8 +69,8 @@ def run_classification(out: Path, epochs: int, per_class: int, size: int) -> dic
 
 def demo(
     output: Path = typer.Option(Path("demo_runs"), "-o", "--output", help="Where everything goes."),
-    epochs: int = typer.Option(8, "--epochs", min=1, help="Training epochs."),
-    per_class: int = typer.Option(200, "--per-class", min=8, help="Generated images per class."),
+    epochs: int = typer.Option(15, "--epochs", min=1, help="Training epochs."),
+    per_class: int = typer.Option(300, "--per-class", min=8, help="Generated images per class."),
     size: int = typer.Option(64, "--size", min=32, help="Image side in pixels."),
 ) -> None:
     """Run the offline demo: generate data, train, evaluate, infer; print a summary.

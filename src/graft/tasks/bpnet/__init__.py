@@ -1,0 +1,1 @@
+"""BodyPoseNet: bottom-up multi-person 2D pose estimation."""

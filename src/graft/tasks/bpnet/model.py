@@ -1,0 +1,258 @@
+"""BpNetLite: the BodyPoseNet network (a stride-8 backbone plus multi-stage PAF/heatmap heads).
+
+Layout (see REFERENCE.md, BodyPoseNet):
+
+- backbone ``vgg19`` (default): VGG19-style Conv+BN+ReLU blocks 2x64, 2x128, 4x256, 2x512 with no
+  max-pooling; the first conv of blocks 2, 3 and 4 has stride 2, so features come out at
+  stride 8. ``resnet18`` and ``mobilenet_v2`` are torchvision backbones cut at stride 8 (faster,
+  less accurate).
+- neck: a 3x3 conv to 256 and a 3x3 "channel reduction" conv to 128 (Conv+BN+ReLU).
+- stage 1: a shared trunk of three 3x3 convs (128), then per branch a 1x1 conv to 512 and a 1x1
+  output conv (PAF: 2 x limbs channels, heatmap: joints + 1 background channel).
+- stages 2..T: input concat(features, heatmap, paf), a shared trunk of five 7x7 convs (128), then
+  per branch a 1x1 conv to 128 and a 1x1 output conv.
+
+``use_self_attention`` adds to every stage a spatial attention gate: a 3x3 conv of the stage
+trunk to one channel, a sigmoid, and an element-wise product with the trunk features before
+the branches. It lets a stage damp background regions; it costs one small conv per stage.
+
+In training mode ``forward`` returns every stage's ``(paf, heatmap)`` (all stages are
+supervised); in eval mode it returns only ``(paf, heatmap)`` of ``output_stage`` (default: the
+last stage) and skips the stages after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+BACKBONES = ("vgg19", "resnet18", "mobilenet_v2")
+STRIDE = 8
+MIN_STAGES, MAX_STAGES = 2, 7
+
+
+def conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+def conv_relu(cin: int, cout: int, kernel: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=kernel // 2), nn.ReLU(inplace=True))
+
+
+def vgg19_stride8() -> tuple[nn.Module, int]:
+    """VGG19-BN blocks 1-4 (block 4 shortened to two convs), strided convs instead of pooling."""
+    layers: list[nn.Module] = []
+    cin = 3
+    for block, (width, repeats) in enumerate([(64, 2), (128, 2), (256, 4), (512, 2)]):
+        for i in range(repeats):
+            stride = 2 if block > 0 and i == 0 else 1
+            layers.append(conv_bn_relu(cin, width, 3, stride))
+            cin = width
+    return nn.Sequential(*layers), cin
+
+
+def resnet18_stride8() -> tuple[nn.Module, int]:
+    """torchvision ResNet-18 up to ``layer2`` (stride 8, 128 channels)."""
+    from torchvision.models import resnet18
+
+    net = resnet18(weights=None)
+    body = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2)
+    return body, 128
+
+
+def mobilenet_v2_stride8() -> tuple[nn.Module, int]:
+    """torchvision MobileNetV2 ``features[:7]`` (stride 8, 32 channels)."""
+    from torchvision.models import mobilenet_v2
+
+    return mobilenet_v2(weights=None).features[:7], 32
+
+
+def build_backbone(name: str) -> tuple[nn.Module, int]:
+    builders = {"vgg19": vgg19_stride8, "resnet18": resnet18_stride8,
+                "mobilenet_v2": mobilenet_v2_stride8}
+    if name not in builders:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    return builders[name]()
+
+
+class AttentionGate(nn.Module):
+    """Spatial self-attention: ``x * sigmoid(conv3x3(x) -> 1 channel)``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.conv(x))
+
+
+class Branch(nn.Module):
+    """One prediction branch: a 1x1 hidden conv + ReLU, then the 1x1 output conv (the head)."""
+
+    def __init__(self, cin: int, hidden: int, cout: int) -> None:
+        super().__init__()
+        self.hidden = conv_relu(cin, hidden, 1)
+        self.out = nn.Conv2d(hidden, cout, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.hidden(x))
+
+
+class Stage(nn.Module):
+    """A prediction stage: shared trunk, optional attention gate, PAF and heatmap branches."""
+
+    def __init__(self, cin: int, trunk: list[tuple[int, int]], hidden: int, paf_channels: int,
+                 heat_channels: int, self_attention: bool) -> None:
+        super().__init__()
+        layers = []
+        for width, kernel in trunk:
+            layers.append(conv_relu(cin, width, kernel))
+            cin = width
+        self.trunk = nn.Sequential(*layers)
+        self.attention = AttentionGate(cin) if self_attention else nn.Identity()
+        self.paf = Branch(cin, hidden, paf_channels)
+        self.heatmap = Branch(cin, hidden, heat_channels)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.attention(self.trunk(x))
+        return self.paf(x), self.heatmap(x)
+
+
+class BpNetLite(nn.Module):
+    """Multi-stage bottom-up pose network; see the module docstring for the layout."""
+
+    stride = STRIDE
+
+    def __init__(self, heat_channels: int = 19, paf_channels: int = 38, stages: int = 3,
+                 backbone: str = "vgg19", use_self_attention: bool = False,
+                 output_stage: int | None = None) -> None:
+        super().__init__()
+        if not MIN_STAGES <= stages <= MAX_STAGES:
+            raise ValueError(f"stages must be in {MIN_STAGES}..{MAX_STAGES}, got {stages}")
+        self.heat_channels, self.paf_channels, self.num_stages = heat_channels, paf_channels, stages
+        self.backbone, width = build_backbone(backbone)
+        self.neck = nn.Sequential(conv_bn_relu(width, 256), conv_bn_relu(256, 128))
+        feat = 128
+        self.stages = nn.ModuleList(
+            [Stage(feat, [(128, 3)] * 3, 512, paf_channels, heat_channels, use_self_attention)]
+        )
+        refine_in = feat + heat_channels + paf_channels
+        for _ in range(stages - 1):
+            self.stages.append(Stage(refine_in, [(128, 7)] * 5, 128, paf_channels, heat_channels,
+                                     use_self_attention))
+        self.output_stage = output_stage
+        self.reset_parameters()
+
+    @property
+    def output_stage(self) -> int | None:
+        """1-based stage whose maps eval mode returns; ``None`` means the last stage."""
+        return self._output_stage
+
+    @output_stage.setter
+    def output_stage(self, value: int | None) -> None:
+        if value is not None and not 1 <= value <= self.num_stages:
+            raise ValueError(f"output stage must be in 1..{self.num_stages}, got {value}")
+        self._output_stage = value
+
+    def reset_parameters(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        # Heads start small so the first predictions are near the (mostly zero) targets.
+        for head in self.heads():
+            nn.init.normal_(head.weight, std=0.01)
+            nn.init.zeros_(head.bias)
+
+    def heads(self) -> list[nn.Conv2d]:
+        """The 1x1 output convs of every stage (never pruned: their channels are the maps)."""
+        return [m for stage in self.stages for m in (stage.paf.out, stage.heatmap.out)]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.neck(self.backbone(x))
+
+    def forward(self, x: torch.Tensor):
+        feats = self.features(x)
+        last = self.num_stages if self.training or self.output_stage is None else self.output_stage
+        outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        paf, heat = self.stages[0](feats)
+        outputs.append((paf, heat))
+        for stage in self.stages[1:last]:
+            paf, heat = stage(torch.cat([feats, heat, paf], dim=1))
+            outputs.append((paf, heat))
+        if self.training:
+            return outputs
+        return outputs[-1]
+
+    # -- optimizer support ---------------------------------------------------------------
+    def lr_multiplier_groups(self) -> list[dict[str, Any]]:
+        """Stagewise LR multipliers: backbone and stage 1 kernels x1 / biases x2, later stages
+        kernels x4 / biases x8 (the original OpenPose schedule that BodyPoseNet keeps).
+
+        Norm layers count as kernels. Returns ``[{"params", "lr_mult", "name"}]`` groups.
+        """
+        groups: dict[str, tuple[float, list[nn.Parameter]]] = {
+            "early_kernels": (1.0, []), "early_biases": (2.0, []),
+            "refine_kernels": (4.0, []), "refine_biases": (8.0, []),
+        }
+        for name, param in self.named_parameters():
+            later = name.startswith("stages.") and int(name.split(".")[1]) > 0
+            bias = name.endswith(".bias") and self._is_conv_bias(name)
+            key = ("refine_" if later else "early_") + ("biases" if bias else "kernels")
+            groups[key][1].append(param)
+        return [{"params": params, "lr_mult": mult, "name": key}
+                for key, (mult, params) in groups.items() if params]
+
+    def _is_conv_bias(self, param_name: str) -> bool:
+        module = self.get_submodule(param_name.rsplit(".", 1)[0])
+        return isinstance(module, nn.Conv2d)
+
+    def iter_kernels(self) -> Iterator[torch.Tensor]:
+        """Conv kernels (what TLT's kernel regularizer acts on)."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                yield m.weight
+
+
+def architecture_dict(pose_config: dict[str, Any], *, backbone: str = "vgg19", stages: int = 3,
+                      use_self_attention: bool = False) -> dict[str, Any]:
+    """The manifest ``architecture`` section for :func:`build_model` (pose config included)."""
+    from graft.tasks.bpnet.pose_config import PoseConfig
+
+    pose = PoseConfig.model_validate(pose_config)
+    return {
+        "name": "bpnet_lite",
+        "backbone": backbone,
+        "stages": stages,
+        "use_self_attention": use_self_attention,
+        "heat_channels": pose.heatmap_channels,
+        "paf_channels": pose.paf_channels,
+        "stride": STRIDE,
+        "pose_config": pose.model_dump(mode="json"),
+    }
+
+
+def build_model(architecture: dict[str, Any]) -> BpNetLite:
+    """Rebuild the network from a manifest's ``architecture`` section (random init)."""
+    heat, paf = architecture.get("heat_channels"), architecture.get("paf_channels")
+    if (heat is None or paf is None) and "pose_config" in architecture:
+        from graft.tasks.bpnet.pose_config import PoseConfig
+
+        pose = PoseConfig.model_validate(architecture["pose_config"])
+        heat, paf = pose.heatmap_channels, pose.paf_channels
+    return BpNetLite(
+        heat_channels=int(heat if heat is not None else 19),
+        paf_channels=int(paf if paf is not None else 38),
+        stages=int(architecture.get("stages", 3)),
+        backbone=str(architecture.get("backbone", "vgg19")),
+        use_self_attention=bool(architecture.get("use_self_attention", False)),
+        output_stage=architecture.get("output_stage"),
+    )

@@ -1,0 +1,198 @@
+"""Training: the masked multi-stage loss, the Lightning module and ``graft bpnet train``.
+
+Loss (TLT's): for every stage and both branches, half the squared error between prediction and
+target, times the loss mask (1 = use; crowds and unlabeled people are 0), summed over channels
+and pixels and divided by the batch size; the stages' losses are added. Its scale is what the
+TLT learning-rate defaults were tuned for. Validation reports the same loss on the last stage,
+the maps inference uses.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from torch import nn
+
+from graft.engine.module import GraftModule
+from graft.errors import UserError
+from graft.tasks.bpnet.model import BpNetLite, architecture_dict, build_model
+from graft.tasks.bpnet.pose_config import PoseConfig
+from graft.tasks.bpnet.spec import BpnetTrainSpec, ModelSpec
+
+console = Console()
+
+
+def masked_l2(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``0.5 * sum(mask * (pred - target)^2) / batch``; ``mask`` (B, 1, h, w) broadcasts."""
+    diff = (pred.float() - target.float()) * mask.float()
+    return 0.5 * diff.square().sum() / pred.shape[0]
+
+
+def pose_loss(outputs: list[tuple[torch.Tensor, torch.Tensor]], heatmap: torch.Tensor,
+              paf: torch.Tensor, mask: torch.Tensor
+              ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Sum over stages of the masked L2 of PAFs and heatmaps; also the per-branch totals."""
+    if outputs and outputs[0][0].shape[-2:] != heatmap.shape[-2:]:
+        raise UserError(f"the network outputs {tuple(outputs[0][0].shape[-2:])} maps but the "
+                        f"targets are {tuple(heatmap.shape[-2:])}",
+                        "image_dims / stride must match the network's stride of 8")
+    paf_loss = sum(masked_l2(p, paf, mask) for p, _ in outputs)
+    heat_loss = sum(masked_l2(h, heatmap, mask) for _, h in outputs)
+    return paf_loss + heat_loss, {"paf": paf_loss, "heatmap": heat_loss}
+
+
+class BpnetModule(GraftModule):
+    """Lightning module over :class:`BpNetLite`; batches are the data module's dicts."""
+
+    def __init__(self, net: BpNetLite, spec: BpnetTrainSpec) -> None:
+        super().__init__(net, spec.optimizer, spec.lr_schedule, spec.regularizer)
+        self.stagewise = spec.use_stagewise_lr_multipliers
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        if not self.stagewise:
+            return super().param_groups()
+        groups = self.net.lr_multiplier_groups()
+        for g in groups:
+            g["params"] = [p for p in g["params"] if p.requires_grad]
+        return groups
+
+    def forward(self, images: torch.Tensor) -> Any:
+        return self.net(self.to_input_format(images))
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        outputs = self(batch["image"])
+        loss, parts = pose_loss(outputs, batch["heatmap"], batch["paf"], batch["mask"])
+        size = batch["image"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True,
+                 batch_size=size, sync_dist=True)
+        self.log("train/paf_loss", parts["paf"], on_step=False, on_epoch=True, batch_size=size,
+                 sync_dist=True)
+        self.log("train/heatmap_loss", parts["heatmap"], on_step=False, on_epoch=True,
+                 batch_size=size, sync_dist=True)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        paf, heat = self(batch["image"])  # eval mode: the last stage only
+        loss, parts = pose_loss([(paf, heat)], batch["heatmap"], batch["paf"], batch["mask"])
+        size = batch["image"].shape[0]
+        self.log("val/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
+        self.log("val/paf_loss", parts["paf"], batch_size=size, sync_dist=True)
+        self.log("val/heatmap_loss", parts["heatmap"], batch_size=size, sync_dist=True)
+
+
+# -- building the network for training ---------------------------------------------------------
+def build_network(spec: ModelSpec, pose: PoseConfig, key: str | None = None
+                  ) -> tuple[BpNetLite, dict[str, Any]]:
+    """The network to train: fresh, with pretrained tensors, or the (pruned) graph of a .graft."""
+    from graft.engine.weights import load_matching, resolve_pretrained
+    from graft.nn.surgery import apply_layer_shapes
+
+    for name, given, derived in (("heat_channels", spec.heat_channels, pose.heatmap_channels),
+                                 ("paf_channels", spec.paf_channels, pose.paf_channels)):
+        if given is not None and given != derived:
+            raise UserError(f"model.{name} is {given} but the pose config gives {derived} "
+                            f"({pose.num_joints} joints, {pose.num_limbs} limbs)",
+                            f"remove model.{name} or fix the pose config")
+    arch = architecture_dict(pose.model_dump(mode="json"), backbone=spec.backbone,
+                             stages=spec.stages, use_self_attention=spec.use_self_attention)
+    pretrained = resolve_pretrained(spec.pretrained_weights, key) if spec.pretrained_weights \
+        else None
+    if spec.load_graph:
+        if pretrained is None or pretrained.manifest is None:
+            raise UserError("load_graph: true needs pretrained_weights pointing to a .graft model",
+                            "set model.pretrained_weights to the pruned model file")
+        src = dict(pretrained.manifest.get("architecture", {}))
+        if pretrained.manifest.get("task") != "bpnet":
+            raise UserError(f"{spec.pretrained_weights} is not a bpnet model",
+                            "load_graph needs a model written by graft bpnet")
+        if (src.get("heat_channels"), src.get("paf_channels")) != (arch["heat_channels"],
+                                                                     arch["paf_channels"]):
+            raise UserError("the pretrained graph was built for another pose config",
+                            "retrain with the pose config of the pruned model")
+        arch = {k: v for k, v in src.items() if k != "layer_shapes"}
+        net = build_model(arch)
+        apply_layer_shapes(net, src.get("layer_shapes", {}))
+        arch["layer_shapes"] = src.get("layer_shapes", {})
+    else:
+        net = build_model(arch)
+    if pretrained is not None:
+        if pretrained.source.startswith("torchvision:"):
+            report = load_matching(net.backbone, pretrained.state_dict)
+        else:
+            report = load_matching(net, pretrained.state_dict)
+        console.print(f"pretrained weights from {pretrained.source}: {report.summary()}")
+    return net, arch
+
+
+def manifest_normalization(dataloader_normalization: Any) -> dict[str, Any]:
+    """The data side's ``x * a + b`` normalization in the manifest's ``(x * scale - mean) / std``
+    form (scale 1), so export, calibration and inference preprocess identically."""
+    a, b = dataloader_normalization.scale_shift()
+    return {"mode": f"bpnet_{dataloader_normalization.type}", "scale": 1.0,
+            "mean": [-bb / aa for aa, bb in zip(a, b, strict=True)],
+            "std": [1.0 / aa for aa in a], "channel_order": "RGB"}
+
+
+def manifest_for(spec: BpnetTrainSpec, arch: dict[str, Any], pose: PoseConfig,
+                 metrics: dict[str, Any]) -> dict[str, Any]:
+    h, w = spec.dataloader.image_config.input_size
+    return {
+        "task": "bpnet",
+        "architecture": arch,
+        "classes": ["person"],
+        "joints": list(pose.joints),
+        "input": {"channels": 3, "height": h, "width": w, "dtype": "uint8 RGB 0..255",
+                  "normalization": manifest_normalization(spec.dataloader.normalization_params),
+                  "stride": int(arch.get("stride", 8))},
+        "spec": spec.model_dump(mode="json"),
+        "metrics": metrics,
+    }
+
+
+def train(spec_file: str | Path | None, results_dir: str | Path, *, key: str | None = None,
+          gpus: int = 1, num_nodes: int = 1, overrides: list[str] | None = None,
+          accelerator: str = "auto", force: bool = False, progress: bool = True,
+          spec: BpnetTrainSpec | None = None) -> dict[str, Any]:
+    """Train (or resume) and write ``RESULTS_DIR/model.graft``; returns a summary dict.
+
+    Relative data paths in the spec are taken relative to the spec file's folder. The resolved
+    spec is saved as ``RESULTS_DIR/spec.yaml`` by the engine.
+    """
+    from graft.api import GraftModel
+    from graft.engine.fit import fit, load_checkpoint_weights
+    from graft.spec import load_spec
+    from graft.tasks.bpnet.data import BpnetDataModule
+
+    spec = spec or load_spec(spec_file, BpnetTrainSpec, overrides)
+    base = Path(spec_file).resolve().parent if spec_file else Path.cwd()
+    spec = spec.model_copy(update={"dataloader": spec.dataloader.resolve_paths(base)})
+    results_dir = Path(results_dir)
+    data = BpnetDataModule(spec.dataloader)
+    pose = data.pose_config
+    net, arch = build_network(spec.model, pose, key)
+    module = BpnetModule(net, spec)
+    monitor = "val/loss" if data.has_val else "train/loss"
+    start = time.perf_counter()
+    result = fit(module, data, trainer=spec.trainer, results_dir=results_dir, spec=spec,
+                 gpus=gpus, num_nodes=num_nodes, accelerator=accelerator, monitor=monitor,
+                 mode="min", force=force, progress=progress)
+    model_path = results_dir / "model.graft"
+    summary: dict[str, Any] = {
+        "results_dir": str(results_dir), "model": str(model_path), "resumed": result.resumed,
+        "already_finished": result.already_finished, "epochs": result.epochs,
+        "monitor": monitor, "best_score": result.best_score,
+        "train_seconds": round(time.perf_counter() - start, 1)}
+    if result.already_finished or not result.is_main:
+        return summary
+    ckpt = result.best_checkpoint or result.last_checkpoint
+    load_checkpoint_weights(module, ckpt)
+    metrics = {monitor: result.best_score, "epochs": result.epochs}
+    net_fp32: nn.Module = module.net.float().to(memory_format=torch.contiguous_format)
+    model = GraftModel(net_fp32, manifest_for(spec, arch, pose, metrics))
+    model.save(model_path, key=key)
+    summary["params"] = model.num_params
+    return summary
