@@ -94,10 +94,11 @@ def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: P
     head, output_names = None, None
     if sdk_compatible_model:
         hook = getattr(task, "sdk_compatible_head", None)
-        if hook is None:
+        variant = hook(manifest) if hook is not None else None
+        if variant is None:
             raise UserError(f"task {task.name!r} has no SDK-compatible export variant",
                             "drop --sdk_compatible_model")
-        head, output_names = hook(manifest)
+        head, output_names = variant
 
     calibration = None
     int8_ptq = data_type == "int8" and not is_quantized(loaded.module)
