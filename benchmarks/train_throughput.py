@@ -53,7 +53,8 @@ def make_loader(args, train_dir: Path | None) -> DataLoader:
         from graft.tasks.classification.data import image_folder, train_transform
         from graft.tasks.classification.spec import AugmentationSpec
 
-        ds = image_folder(train_dir, train_transform((args.size, args.size), AugmentationSpec()), "train")
+        transform = train_transform((args.size, args.size), AugmentationSpec())
+        ds = image_folder(train_dir, transform, "train")
     return DataLoader(ds, batch_size=args.batch_size, shuffle=True, drop_last=True,
                       num_workers=args.workers, pin_memory=args.device == "cuda",
                       persistent_workers=args.workers > 0)
@@ -134,7 +135,8 @@ def graft_loop(args, loader: DataLoader, results: Path) -> float:
         "trainer": {"epochs": 1, "validation_interval": 10**6, "checkpoint_interval": 1,
                     "precision": "auto", "log_every_n_steps": 50},
     })
-    module = ClassificationModule(build_classifier("resnet18", 10), spec, normalization_for("torch"))
+    net = build_classifier("resnet18", 10)
+    module = ClassificationModule(net, spec, normalization_for("torch"))
     timer = Timer(args.warmup)
     import graft.engine.fit as engine_fit
 
@@ -155,7 +157,9 @@ def graft_loop(args, loader: DataLoader, results: Path) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--size", type=int, default=224)
@@ -170,8 +174,10 @@ def main() -> None:
         if args.data == "jpeg":
             from graft.data.synthetic import make_classification_dataset
 
-            make_classification_dataset(Path(tmp) / "data", classes=10,
-                                        per_class=max(args.batch_size, 64), size=256, progress=False)
+            per_class = max(args.batch_size, 64)
+            make_classification_dataset(
+                Path(tmp) / "data", classes=10, per_class=per_class, size=256, progress=False
+            )
             train_dir = Path(tmp) / "data" / "train"
         plain = plain_loop(args, make_loader(args, train_dir))
         ours = graft_loop(args, make_loader(args, train_dir), Path(tmp) / "results")

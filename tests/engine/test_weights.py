@@ -55,4 +55,5 @@ def test_raw_state_dict_files_and_graft(tmp_path: Path):
 def test_weights_of_another_architecture_are_refused(tmp_path: Path):
     torch.save({"foo.weight": torch.zeros(2)}, tmp_path / "x.pth")
     with pytest.raises(UserError, match="no pretrained tensor matches"):
-        load_matching(build_classifier("resnet10", 3), resolve_pretrained(str(tmp_path / "x.pth")).state_dict)
+        pretrained = resolve_pretrained(str(tmp_path / "x.pth"))
+        load_matching(build_classifier("resnet10", 3), pretrained.state_dict)

@@ -256,3 +256,25 @@ def build_model(architecture: dict[str, Any]) -> BpNetLite:
         use_self_attention=bool(architecture.get("use_self_attention", False)),
         output_stage=architecture.get("output_stage"),
     )
+
+
+class PafUpsampleHead(nn.Module):
+    """Upsamples the PAF map 2x with a depthwise ConvTranspose initialized to bilinear
+    interpolation (fixed weights), and passes the heatmap through. Used only at export."""
+
+    def __init__(self, paf_channels: int, factor: int = 2) -> None:
+        super().__init__()
+        k = 2 * factor
+        self.up = nn.ConvTranspose2d(paf_channels, paf_channels, k, stride=factor,
+                                     padding=factor // 2, groups=paf_channels, bias=False)
+        center = (k - 1) / 2
+        ramp = 1 - torch.abs(torch.arange(k, dtype=torch.float32) - center) / factor
+        kernel = ramp[:, None] * ramp[None, :]
+        with torch.no_grad():
+            self.up.weight.copy_(kernel.expand(paf_channels, 1, k, k))
+        self.up.weight.requires_grad_(False)
+
+    def forward(
+        self, paf: torch.Tensor, heatmap: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.up(paf), heatmap

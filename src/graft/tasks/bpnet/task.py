@@ -96,6 +96,14 @@ class BpnetTask(Task):
             x = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2)
             yield normalize(x, norm).numpy().astype(np.float32)
 
+    def sdk_compatible_head(self, manifest: dict[str, Any]):
+        """Deployment variant: the PAF output upsampled 2x by a ConvTranspose layer, the layout
+        deployment pipelines (DeepStream-style bodypose apps) expect; heatmaps are unchanged."""
+        from graft.tasks.bpnet.model import PafUpsampleHead
+
+        paf_channels = 2 * len(manifest["architecture"]["pose_config"]["limbs"])
+        return PafUpsampleHead(paf_channels), ["paf_upsampled", "heatmap"]
+
     def export_metadata(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """What a pose pipeline needs besides the manifest: joints, limbs, stride, input mode."""
         pose = manifest["architecture"].get("pose_config", {})
