@@ -121,9 +121,13 @@ def prepare_results_dir(results_dir: Path, spec: BaseModel, force: bool) -> dict
 
 
 def quiet_lightning() -> None:
-    """Lightning's INFO lines (GPU available, tips) drown graft's own output; keep warnings."""
+    """Lightning's INFO lines (GPU available, tips) drown graft's own output; keep warnings
+    except one about Lightning's own internals (its pytree helper on new torch releases),
+    which users cannot act on."""
     import logging
+    import warnings
 
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -1,0 +1,45 @@
+"""``graft demo`` end to end at toy sizes: every workflow runs and reports real numbers."""
+
+import json
+
+import pytest
+
+from graft.cli import main
+from graft.demo import parse_workflows
+from graft.errors import UserError
+
+pytestmark = pytest.mark.slow
+
+
+def test_workflow_selection():
+    assert parse_workflows("pose") == ["pose"]
+    assert parse_workflows("optimize") == ["classification", "optimize"]
+    assert parse_workflows("pose, classification") == ["classification", "pose"]
+    with pytest.raises(UserError, match="detect"):
+        parse_workflows("detect")
+
+
+def test_demo_runs_every_workflow_and_writes_the_summary(tmp_path, capsys):
+    out = tmp_path / "demo"
+    args = ["demo", "-o", str(out), "--epochs", "1", "--per-class", "8", "--size", "32",
+            "--retrain-epochs", "1", "--pose-images", "10", "--pose-epochs", "1"]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    steps = [(r["workflow"], r["step"]) for r in summary["rows"]]
+    assert steps == [("classification", "train (PyTorch)"),
+                     ("optimize", "prune + retrain (PyTorch)"),
+                     ("optimize", "ONNX FP32 (onnxruntime)"),
+                     ("optimize", "ONNX INT8 (onnxruntime)"),
+                     ("pose", "train (PyTorch)")]
+    for row in summary["rows"]:
+        assert 0.0 <= row["value"] <= 1.0 and row["params"] > 0
+    assert (out / "classification" / "eval" / "evaluation.json").is_file()
+    assert (out / "optimize" / "model.int8.onnx").is_file()
+    assert (out / "pose" / "eval" / "results.json").is_file()
+    assert list((out / "pose" / "infer" / "images").glob("*.png"))
+    assert "graft demo summary" in capsys.readouterr().out
+
+    # the same command again reuses the finished runs instead of training again
+    assert main(args) == 0
+    again = json.loads((out / "summary.json").read_text())
+    assert [r["value"] for r in again["rows"]] == [r["value"] for r in summary["rows"]]
