@@ -56,6 +56,17 @@ def _selected(scaler: GaussRankScaler) -> list[Any]:
     return [str(name) for name in names]
 
 
+def _read_and_transform(scaler_path: Path, input_path: Path, step: Any) -> tuple[Any, Any, Any]:
+    """Load the scaler and the table, check the fitted columns, and transform them."""
+    scaler = GaussRankScaler.load(scaler_path)
+    frame = io.read_table(input_path)
+    selected = _selected(scaler)
+    io.require_columns(frame, selected, input_path)
+    io.require_numeric(frame, [str(c) for c in scaler.columns_], input_path)
+    step("transforming")
+    return scaler, frame, scaler.transform(frame[selected])
+
+
 @app.command("fit")
 def fit(
     input_path: Path = _INPUT,
@@ -120,13 +131,7 @@ def transform(
     Example: graft gaussrank transform -s scaler.npz -i test.csv -o test_gauss.csv
     """
     with _steps(3) as step:
-        scaler = GaussRankScaler.load(scaler_path)
-        frame = io.read_table(input_path)
-        selected = _selected(scaler)
-        io.require_columns(frame, selected, input_path)
-        io.require_numeric(frame, [str(c) for c in scaler.columns_], input_path)
-        step("transforming")
-        scores = scaler.transform(frame[selected])
+        scaler, frame, scores = _read_and_transform(scaler_path, input_path, step)
         for name in scaler.columns_:
             frame[name] = scores[name]
         step("writing")
@@ -206,13 +211,7 @@ def plot(
     from graft.tabular.plot import plot_histograms
 
     with _steps(3) as step:
-        scaler = GaussRankScaler.load(scaler_path)
-        frame = io.read_table(input_path)
-        selected = _selected(scaler)
-        io.require_columns(frame, selected, input_path)
-        io.require_numeric(frame, [str(c) for c in scaler.columns_], input_path)
-        step("transforming")
-        scores = scaler.transform(frame[selected])
+        scaler, frame, scores = _read_and_transform(scaler_path, input_path, step)
         step("plotting")
         plot_histograms(frame, scores, list(scaler.columns_), output, group_by=scaler.group_by)
         step("done")
