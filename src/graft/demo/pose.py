@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from graft.demo.common import Row, console, num_params, write_spec
+from graft.demo.common import Row, console, write_spec
 
 SIZE = 128
 
@@ -72,7 +72,7 @@ def run(out: Path, images: int, epochs: int, force: bool = False) -> Row:
     run_inference(spec, model, "dir", data_dir / "images" / "val", work / "infer",
                   dump_visualizations=True)
     return Row(workflow="pose", step="train (PyTorch)", model="bpnet resnet18 2-stage",
-               params=num_params(model_path), metric="keypoint AP",
+               params=model.num_params, metric="keypoint AP",
                value=result["metrics"]["AP"], seconds=time.perf_counter() - start,
                outputs=str(work),
                data=f"synthetic people: {images} images, {SIZE}x{SIZE}, 1-2 per image")
