@@ -72,7 +72,8 @@ def cycle(loader: DataLoader, steps: int):
 
 def plain_loop(args, loader: DataLoader) -> float:
     device = torch.device(args.device)
-    net = build_classifier("resnet18", 10).to(device).to(memory_format=torch.channels_last)
+    fmt = torch.channels_last if args.device == "cuda" else torch.contiguous_format  # as graft
+    net = build_classifier("resnet18", 10).to(device).to(memory_format=fmt)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     norm = normalization_for("torch")
     amp = args.device == "cuda"
@@ -85,7 +86,7 @@ def plain_loop(args, loader: DataLoader) -> float:
         x = x.to(device, non_blocking=True)
         y = y.to(device, non_blocking=True)
         with torch.autocast(args.device, dtype=torch.bfloat16, enabled=amp):
-            logits = net(normalize(x, norm).contiguous(memory_format=torch.channels_last))
+            logits = net(normalize(x, norm).contiguous(memory_format=fmt))
             loss = F.cross_entropy(logits, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -78,6 +78,8 @@ class TrainerSpec(StrictModel):
     accumulate_grad_batches: int = Field(1, ge=1)
     gradient_clip_val: float | None = Field(None, gt=0)
     deterministic: bool = False
-    channels_last: bool = True
+    channels_last: bool | Literal["auto"] = Field(
+        "auto", description="auto: channels_last on GPUs (faster convs there), NCHW on CPUs "
+        "(oneDNN's NCHW convs measured 15-35 % faster on an AVX2 CPU)")
     compile: bool = Field(False, description="torch.compile the network (GPU)")
     log_every_n_steps: int = Field(10, ge=1)
