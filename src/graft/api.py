@@ -86,7 +86,13 @@ def load(
     """Load a ``.graft`` file (decrypting with ``key`` if needed) into an eval-mode model."""
     tensors, manifest = archive.load(path, key=key)
     module = build_module(manifest)
-    missing, unexpected = module.load_state_dict(tensors, strict=False)
+    try:
+        missing, unexpected = module.load_state_dict(tensors, strict=False)
+    except RuntimeError as err:  # a tensor's shape differs from the rebuilt layer's
+        detail = next((line.strip() for line in str(err).splitlines()
+                       if "size mismatch" in line), str(err).splitlines()[0])
+        raise ArchiveError(f"{path} does not match its architecture ({detail})",
+                           "the file was written by an incompatible graft version") from None
     if missing or unexpected:
         raise ArchiveError(
             f"{path} does not match its architecture (missing {len(missing)}, unexpected "

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from graft.api import GraftModel, load
+from graft.errors import ArchiveError
 from graft.tasks.bpnet.model import BpNetLite, architecture_dict, build_model
 from graft.tasks.bpnet.pose_config import PoseConfig
 
@@ -112,12 +113,26 @@ def test_self_attention_adds_a_gate_per_stage() -> None:
         assert gated.eval()(torch.rand(1, 3, 16, 16))[0].shape == (1, 38, 2, 2)
 
 
+def test_refinement_kernel_sets_only_the_refinement_trunk() -> None:
+    net = BpNetLite(stages=3, backbone="mobilenet_v2", refinement_kernel=3)
+    refine = [m.kernel_size for stage in net.stages[1:] for m in stage.trunk.modules()
+              if isinstance(m, torch.nn.Conv2d)]
+    assert refine == [(3, 3)] * 10
+    assert [m[0].kernel_size for m in net.stages[0].trunk] == [(3, 3)] * 3
+    default = BpNetLite(stages=3, backbone="mobilenet_v2")
+    assert sum(p.numel() for p in net.parameters()) < sum(p.numel() for p in default.parameters())
+    with pytest.raises(ValueError, match="refinement_kernel"):
+        BpNetLite(stages=2, backbone="mobilenet_v2", refinement_kernel=4)
+
+
 def test_architecture_round_trip_through_a_graft_file(tmp_path: Path) -> None:
     pose = PoseConfig(joints=["head", "l_hand", "r_hand"], limbs=[(0, 1), (0, 2)],
                       source_joints=["head", "l_hand", "r_hand"], synthesized=[])
-    arch = architecture_dict(pose.model_dump(mode="json"), backbone="mobilenet_v2", stages=2)
+    arch = architecture_dict(pose.model_dump(mode="json"), backbone="mobilenet_v2", stages=2,
+                             refinement_kernel=5)
     assert (arch["heat_channels"], arch["paf_channels"]) == (4, 4)
     net = build_model(arch).eval()
+    assert net.stages[1].trunk[0][0].kernel_size == (5, 5)
     manifest = {"task": "bpnet", "architecture": arch,
                 "input": {"channels": 3, "height": 32, "width": 32}}
     GraftModel(net, manifest).save(tmp_path / "m.graft")
@@ -128,3 +143,13 @@ def test_architecture_round_trip_through_a_graft_file(tmp_path: Path) -> None:
             torch.testing.assert_close(a, b)
     assert loaded.task.output_names(loaded.manifest) == ["paf", "heatmap"]
     assert loaded.task.output_layers(loaded.module, loaded.manifest) == loaded.module.heads()
+
+
+def test_weights_that_do_not_fit_the_architecture_are_refused(tmp_path: Path) -> None:
+    pose = PoseConfig(joints=["head", "l_hand", "r_hand"], limbs=[(0, 1), (0, 2)],
+                      source_joints=["head", "l_hand", "r_hand"], synthesized=[])
+    arch = architecture_dict(pose.model_dump(mode="json"), backbone="mobilenet_v2", stages=2)
+    net = build_model({**arch, "refinement_kernel": 3})  # weights say 3x3, manifest says 7x7
+    GraftModel(net, {"task": "bpnet", "architecture": arch}).save(tmp_path / "m.graft")
+    with pytest.raises(ArchiveError, match="does not match its architecture.*size mismatch"):
+        load(tmp_path / "m.graft")

@@ -98,7 +98,8 @@ def build_network(spec: ModelSpec, pose: PoseConfig, key: str | None = None
                             f"({pose.num_joints} joints, {pose.num_limbs} limbs)",
                             f"remove model.{name} or fix the pose config")
     arch = architecture_dict(pose.model_dump(mode="json"), backbone=spec.backbone,
-                             stages=spec.stages, use_self_attention=spec.use_self_attention)
+                             stages=spec.stages, use_self_attention=spec.use_self_attention,
+                             refinement_kernel=spec.refinement_kernel)
     pretrained = resolve_pretrained(spec.pretrained_weights, key) if spec.pretrained_weights \
         else None
     if spec.load_graph:
