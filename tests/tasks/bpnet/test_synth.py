@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,7 +12,12 @@ from pycocotools.coco import COCO
 
 from graft.errors import UserError
 from graft.tasks.bpnet.convert import dataset_convert
-from graft.tasks.bpnet.synth import make_pose_dataset, parse_size, rle_uncompressed
+from graft.tasks.bpnet.synth import (
+    make_pose_dataset,
+    parse_range,
+    parse_size,
+    rle_uncompressed,
+)
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +105,22 @@ def test_rle_and_sizes():
         parse_size("big")
     with pytest.raises(UserError):
         make_pose_dataset("unused", images=1)
+    assert parse_range("0.5,0.9", "--person_height") == (0.5, 0.9)
+    with pytest.raises(UserError, match="MIN,MAX"):
+        parse_range("0.5", "--person_height")
+    with pytest.raises(UserError, match="person_height"):
+        make_pose_dataset("unused", images=4, person_height=(0.9, 0.5))
+
+
+def test_person_height_bounds_the_labeled_figures(tmp_path: Path) -> None:
+    make_pose_dataset(tmp_path, images=30, size=(96, 96), max_persons=2, crowd=False,
+                      person_height=(0.7, 0.9), seed=2, progress=False)
+    coco = json.loads((tmp_path / "annotations/person_keypoints_train.json").read_text())
+    checked = 0
+    for ann in coco["annotations"]:
+        k = np.asarray(ann["keypoints"]).reshape(-1, 3)
+        if (k[:, 2] > 0).all():  # eyes to hips is about 0.54 of a figure's height
+            eyes_to_hips = np.linalg.norm(k[[1, 2], :2].mean(0) - k[[11, 12], :2].mean(0))
+            assert 0.33 * 96 < eyes_to_hips < 0.52 * 96
+            checked += 1
+    assert checked >= 3

@@ -226,8 +226,12 @@ class SceneItem:
 
 def random_scene(rng: np.random.Generator, size: tuple[int, int], max_persons: int,
                  crowd_prob: float = 0.15, unlabeled_prob: float = 0.2,
-                 occluder_prob: float = 0.3, border_cut_prob: float = 0.1) -> list[SceneItem]:
-    """Random scene: far things first, nearer figures later, an occluding box last."""
+                 occluder_prob: float = 0.3, border_cut_prob: float = 0.1,
+                 person_height: tuple[float, float] = (0.3, 0.8)) -> list[SceneItem]:
+    """Random scene: far things first, nearer figures later, an occluding box last.
+
+    ``person_height`` bounds a labeled figure's height as a fraction of the image height.
+    """
     h, w = size
     items: list[SceneItem] = []
     if rng.random() < crowd_prob:
@@ -243,7 +247,7 @@ def random_scene(rng: np.random.Generator, size: tuple[int, int], max_persons: i
             rng, np.array([rng.uniform(0, w), rng.uniform(0.2, 0.8) * h]),
             rng.uniform(0.08, 0.14) * h)]))
     for _ in range(int(rng.integers(1, max_persons + 1))):
-        height = rng.uniform(0.3, 0.8) * h
+        height = rng.uniform(*person_height) * h
         if rng.random() < border_cut_prob:  # centred near an edge: part of it is cut off
             centre = np.array([rng.choice([-0.05, 1.05]) * w, rng.uniform(0.2, 0.8) * h])
         else:
@@ -305,9 +309,10 @@ def render_scene(rng: np.random.Generator, size: tuple[int, int],
 
 
 def render_image(rng: np.random.Generator, size: tuple[int, int], max_persons: int,
-                 **probabilities: float) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """One random RGB image and its annotations (without ids)."""
-    return render_scene(rng, size, random_scene(rng, size, max_persons, **probabilities))
+                 **scene: Any) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """One random RGB image and its annotations (without ids); ``scene`` goes to
+    :func:`random_scene`."""
+    return render_scene(rng, size, random_scene(rng, size, max_persons, **scene))
 
 
 def _keypoint_labels(kps: np.ndarray, covered: np.ndarray, w: int, h: int) -> list[float]:
@@ -337,11 +342,13 @@ def make_pose_dataset(
     seed: int = 0,
     val_fraction: float = 0.2,
     crowd: bool = True,
+    person_height: tuple[float, float] = (0.3, 0.8),
     progress: bool = True,
 ) -> dict[str, Any]:
     """Write the dataset (layout in the module docstring) and return a summary.
 
-    ``size`` is (height, width); ``crowd=False`` leaves out crowds and keypoint-less figures.
+    ``size`` is (height, width); ``crowd=False`` leaves out crowds and keypoint-less figures;
+    ``person_height`` bounds the labeled figures' height as fractions of the image height.
     """
     from rich.progress import track
 
@@ -350,13 +357,18 @@ def make_pose_dataset(
         raise UserError(f"--size {h}x{w} is too small", "use at least 32x32")
     if max_persons < 1:
         raise UserError("--max_persons must be at least 1")
+    lo, hi = (float(v) for v in person_height)
+    if not 0 < lo <= hi <= 1.5:
+        raise UserError(f"--person_height {lo},{hi} is not a range of image-height fractions",
+                        "give MIN,MAX with 0 < MIN <= MAX <= 1.5, e.g. 0.3,0.8")
     out = Path(out_dir)
     n_train, n_val = _split_sizes(images, val_fraction)
     rng = np.random.default_rng(seed)
     categories = [{"id": 1, "name": "person", "supercategory": "person",
                    "keypoints": COCO_KEYPOINT_NAMES, "skeleton": COCO_SKELETON}]
     image_id, ann_id = 0, 0
-    summary: dict[str, Any] = {"out_dir": str(out), "size": [h, w], "seed": seed}
+    summary: dict[str, Any] = {"out_dir": str(out), "size": [h, w], "seed": seed,
+                               "person_height": [lo, hi]}
     for split, count in (("train", n_train), ("val", n_val)):
         coco: dict[str, Any] = {"info": {"description": "graft synthetic stick-figure poses"},
                                 "images": [], "annotations": [], "categories": categories}
@@ -364,7 +376,8 @@ def make_pose_dataset(
             image_id += 1
             img, anns = render_image(rng, (h, w), max_persons,
                                      crowd_prob=0.15 if crowd else 0.0,
-                                     unlabeled_prob=0.2 if crowd else 0.0)
+                                     unlabeled_prob=0.2 if crowd else 0.0,
+                                     person_height=(lo, hi))
             name = f"{image_id:06d}.jpg"
             ok, data = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
                                     [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -402,3 +415,12 @@ def parse_size(text: str) -> tuple[int, int]:
     except ValueError:
         raise UserError(f"--size {text!r} is not HxW", "e.g. --size 256x256") from None
     return h, w
+
+
+def parse_range(text: str, option: str) -> tuple[float, float]:
+    """``"0.3,0.8"`` -> (0.3, 0.8)."""
+    try:
+        lo, hi = (float(v) for v in str(text).split(","))
+    except ValueError:
+        raise UserError(f"{option} {text!r} is not MIN,MAX", f"e.g. {option} 0.3,0.8") from None
+    return lo, hi
