@@ -149,3 +149,35 @@ def test_check_labels_reports_the_round_trip(workspace: Path,
     result = json.loads((out / "check_labels.json").read_text())
     # 64x64 images: most limbs are shorter than a stride-8 cell, so only a low bar holds here
     assert 0.0 < result["round_trip_ap"]["AP"] <= 1.0
+
+
+def test_exported_onnx_evaluates_and_infers_like_the_graft_model(
+        workspace: Path, trained: Path, capsys: pytest.CaptureFixture) -> None:
+    onnx_path = workspace / "export" / "model.onnx"
+    assert main(["bpnet", "export", "-m", str(trained), "-o", str(onnx_path)]) == 0
+    loose = workspace / "infer_loose.yaml"  # an untrained net: decode whatever it outputs
+    loose.write_text(yaml.safe_dump({
+        "input_shape": [64, 64], "keep_aspect_ratio_mode": "pad_image_input",
+        "heatmap_threshold": 0.0, "paf_threshold": -1.0,
+        "decoder": {"min_parts": 1, "min_mean_score": 0.0, "min_paf_ratio": 0.0}}))
+    runs = {}
+    for name, model in (("graft", trained), ("onnx", onnx_path)):
+        out = workspace / f"eval_{name}"
+        assert main(["bpnet", "evaluate", "-i", str(loose), "-m", str(model), "--dataset_spec",
+                     str(workspace / "data/dataset_spec.json"), "-r", str(out),
+                     "--device", "cpu"]) == 0
+        runs[name] = json.loads((out / "predictions.json").read_text())["results"]
+    assert runs["graft"], "the loose decoder settings should find something"
+    assert len(runs["onnx"]) == len(runs["graft"])
+    for a, b in zip(runs["graft"], runs["onnx"], strict=True):
+        assert a["image_id"] == b["image_id"]
+        np.testing.assert_allclose(a["keypoints"], b["keypoints"], atol=0.05)
+    assert "fixed 64x64 input" in capsys.readouterr().out
+    assert main(["bpnet", "inference", "-i", str(loose), "-m", str(onnx_path), "--input_type",
+                 "dir", "--input", str(workspace / "data/images/val"), "-r",
+                 str(workspace / "infer_onnx"), "--dump_visualizations"]) == 0
+    assert (workspace / "infer_onnx" / "detections.json").is_file()
+    assert main(["bpnet", "evaluate", "-m", str(onnx_path), "--dataset_spec",
+                 str(workspace / "data/dataset_spec.json"),
+                 "--set", "multi_scale_inference=true"]) == 2
+    assert "multi_scale_inference" in capsys.readouterr().err

@@ -16,18 +16,18 @@ INFER_SPEC: Path | None = typer.Option(
     help="Inference spec YAML (input_shape, keep_aspect_ratio_mode, scales, thresholds); "
     "default: TLT's single-scale settings.")
 MODEL_FILE: Path | None = typer.Option(
-    None, "-m", "--model_filename", "--model", help="Model file (.graft); overrides the "
-    "inference spec's model_path.")
+    None, "-m", "--model_filename", "--model", help="Model file: .graft, or an exported .onnx / "
+    "TensorRT .engine (same metrics and outputs); overrides the inference spec's model_path.")
 DATASET_SPEC: Path = typer.Option(..., "--dataset_spec", "--dataset-spec", "-d",
                                   help="Dataset spec (JSON/YAML, like TLT's coco_spec.json).")
 DEVICE: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N")
 
 
 def _inference_setup(inference_spec: Path | None, model_file: Path | None, key: str | None,
-                     overrides: list[str]):
-    from graft.api import load
+                     overrides: list[str], device: str = "auto"):
     from graft.errors import UserError
     from graft.spec import load_spec
+    from graft.tasks.bpnet.runner import load_pose_model
     from graft.tasks.bpnet.spec import InferenceSpec
 
     spec = load_spec(inference_spec, InferenceSpec, overrides)
@@ -38,10 +38,11 @@ def _inference_setup(inference_spec: Path | None, model_file: Path | None, key: 
             path = inference_spec.resolve().parent / path
     if path is None:
         raise UserError("no model given", "pass -m MODEL.graft or set model_path in the spec")
-    model = load(path, key=key)
-    if model.manifest.get("task") != "bpnet":
-        raise UserError(f"{path} is a {model.manifest.get('task')!r} model, not bpnet",
-                        "pass a model trained with graft bpnet train")
+    model = load_pose_model(path, key=key, device=device)
+    if model.fixed_input_size is not None:
+        h, w = model.fixed_input_size
+        console.print(f"{path.name}: {model.backend} model with a fixed {h}x{w} input; running "
+                      "it with keep_aspect_ratio_mode pad_image_input at that size")
     return spec, model, path
 
 
@@ -102,11 +103,15 @@ def evaluate(
 
     Example: graft bpnet evaluate --inference_spec specs/infer.yaml -m results/model.graft
     --dataset_spec data/spec.json -r results/eval
+
+    Example (exported INT8 on onnxruntime): graft bpnet evaluate --inference_spec
+    specs/infer.yaml -m export/model.int8.onnx --dataset_spec data/spec.json -r results/eval_int8
     """
     from graft.tasks.bpnet.evaluate import evaluate as run
     from graft.tasks.bpnet.evaluate import metrics_table
 
-    spec, model, path = _inference_setup(inference_spec, model_filename, key, overrides)
+    spec, model, path = _inference_setup(inference_spec, model_filename, key, overrides,
+                                         device)
     r = run(spec, model, dataset_spec, results_dir=results_dir, device=device,
             max_images=max_images)
     scales = ", ".join(str(s) for s in spec.effective_scales)
@@ -135,7 +140,8 @@ def inference(
     """
     from graft.tasks.bpnet.inference import run_inference
 
-    spec, model, _ = _inference_setup(inference_spec, model_filename, key, overrides)
+    spec, model, _ = _inference_setup(inference_spec, model_filename, key, overrides,
+                                      device)
     r = run_inference(spec, model, input_type, input_path, results_dir,
                       dump_visualizations=dump_visualizations, device=device)
     console.print(f"{r['frames']} frames, {r['persons']} people -> {r['detections']}")
@@ -199,16 +205,22 @@ def synth_pose(
     images: int = typer.Option(300, "--images", min=2, help="Images in all (train + val)."),
     size: str = typer.Option("256x256", "--size", help="Image size HxW."),
     max_persons: int = typer.Option(4, "--max_persons", "--max-persons", min=1),
+    person_height: str = typer.Option(
+        "0.3,0.8", "--person_height", "--person-height",
+        help="MIN,MAX height of a labeled person as a fraction of the image height."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Generate a COCO-format dataset of stick-figure people (18 joints) with a dataset spec.
 
     Example: graft synth pose -o data/pose --images 300 --size 256x256 --max_persons 4
+
+    Example (large people, easy to learn): graft synth pose -o data/big --person_height 0.5,0.9
     """
-    from graft.tasks.bpnet.synth import make_pose_dataset, parse_size
+    from graft.tasks.bpnet.synth import make_pose_dataset, parse_range, parse_size
 
     s = make_pose_dataset(out_dir, images=images, size=parse_size(size),
-                          max_persons=max_persons, seed=seed)
+                          max_persons=max_persons, seed=seed,
+                          person_height=parse_range(person_height, "--person_height"))
     console.print(f"wrote {s['train']['images']} train + {s['val']['images']} val images to "
                   f"{out_dir}; dataset spec: {s['dataset_spec']}")
 

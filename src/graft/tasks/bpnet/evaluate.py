@@ -75,7 +75,9 @@ def evaluate(spec: InferenceSpec, model: Any, dataset_spec: str | Path, *,
     metrics = coco_keypoint_ap(gt, predictions, pose, image_ids=[int(i["id"]) for i in images])
     result = {"metrics": metrics, "images": len(images), "persons": len(predictions),
               "seconds": round(seconds, 2), "images_per_second": round(len(images) / seconds, 2),
-              "annotation_file": str(ann_file)}
+              "annotation_file": str(ann_file), "backend": getattr(model, "backend", "pytorch"),
+              "input_shape": list(estimator.spec.input_shape),
+              "keep_aspect_ratio_mode": estimator.spec.keep_aspect_ratio_mode}
     if results_dir is not None:
         out = Path(results_dir)
         write_results(out, metrics)

@@ -79,12 +79,28 @@ class _Pending:
     geometries: tuple[InputGeometry, ...]
 
 
+def fit_to_network(spec: InferenceSpec, model: Any) -> InferenceSpec:
+    """The spec a fixed-size (exported) network can run: ``pad_image_input`` at its size."""
+    size = getattr(model, "fixed_input_size", None)
+    if size is None:
+        return spec
+    if spec.multi_scale_inference:
+        raise UserError("multi_scale_inference needs a network that takes any input size, and "
+                        f"this exported model takes {size[0]}x{size[1]} only",
+                        "turn multi_scale_inference off, or evaluate the .graft model")
+    if spec.output_stage_to_use is not None:
+        raise UserError("output_stage_to_use cannot change an exported model's output stage",
+                        "set it to null, or evaluate the .graft model")
+    return spec.model_copy(update={"input_shape": tuple(size),
+                                   "keep_aspect_ratio_mode": "pad_image_input"})
+
+
 class PoseEstimator:
     """Callable: RGB uint8 (H, W, 3) image(s) -> people per image, in image pixels."""
 
     def __init__(self, model: Any, spec: InferenceSpec | None = None,
                  device: str | torch.device | None = "auto") -> None:
-        self.spec = spec or InferenceSpec()
+        self.spec = fit_to_network(spec or InferenceSpec(), model)
         self.manifest = model.manifest
         self.pose = pose_config_of(self.manifest)
         self.device = resolve_device(device)
