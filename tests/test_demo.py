@@ -15,6 +15,7 @@ def test_workflow_selection():
     assert parse_workflows("pose") == ["pose"]
     assert parse_workflows("optimize") == ["classification", "optimize"]
     assert parse_workflows("pose, classification") == ["classification", "pose"]
+    assert parse_workflows("pose_optimize") == ["pose", "pose_optimize"]
     with pytest.raises(UserError, match="detect"):
         parse_workflows("detect")
 
@@ -22,7 +23,9 @@ def test_workflow_selection():
 def test_demo_runs_every_workflow_and_writes_the_summary(tmp_path, capsys):
     out = tmp_path / "demo"
     args = ["demo", "-o", str(out), "--epochs", "1", "--per-class", "8", "--size", "32",
-            "--retrain-epochs", "1", "--pose-images", "10", "--pose-epochs", "1"]
+            "--retrain-epochs", "1", "--pose-images", "10", "--pose-epochs", "1",
+            "--pose-retrain-epochs", "1", "--workflows",
+            "classification,optimize,pose,pose_optimize"]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     steps = [(r["workflow"], r["step"]) for r in summary["rows"]]
@@ -30,13 +33,20 @@ def test_demo_runs_every_workflow_and_writes_the_summary(tmp_path, capsys):
                      ("optimize", "prune + retrain (PyTorch)"),
                      ("optimize", "ONNX FP32 (onnxruntime)"),
                      ("optimize", "ONNX INT8 (onnxruntime)"),
-                     ("pose", "train (PyTorch)")]
+                     ("pose", "train (PyTorch)"),
+                     ("pose_optimize", "prune + retrain (PyTorch)"),
+                     ("pose_optimize", "ONNX FP32 (onnxruntime)"),
+                     ("pose_optimize", "ONNX INT8 (onnxruntime)")]
     for row in summary["rows"]:
         assert 0.0 <= row["value"] <= 1.0 and row["params"] > 0
     assert (out / "classification" / "eval" / "evaluation.json").is_file()
     assert (out / "optimize" / "model.int8.onnx").is_file()
     assert (out / "pose" / "eval" / "results.json").is_file()
     assert list((out / "pose" / "infer" / "images").glob("*.png"))
+    pruned = {r["step"]: r["params"] for r in summary["rows"] if r["workflow"] == "pose_optimize"}
+    pose_params = next(r["params"] for r in summary["rows"] if r["workflow"] == "pose")
+    assert pruned["prune + retrain (PyTorch)"] < pose_params
+    assert json.loads((out / "pose_optimize" / "eval_int8" / "results.json").read_text())
     assert "graft demo summary" in capsys.readouterr().out
 
     # the same command again reuses the finished runs instead of training again

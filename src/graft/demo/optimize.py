@@ -58,7 +58,7 @@ def run(base: ClassificationRun, out: Path, retrain_epochs: int, force: bool = F
         t0 = time.perf_counter()
         onnx_path = work / f"model.{data_type}.onnx"
         run_export(task, retrained, onnx_path, None, data_type=data_type,
-                   cal_image_dir=base.data_dir / "train" if data_type == "int8" else None,
+                   cal_image_dir=base.data_dir / "train",  # calibration; real-image parity
                    batches=8, batch_size=16)
         metrics = evaluate(retrain_spec, onnx_path, results_dir=work / f"eval_{data_type}")
         rows.append(_row(f"ONNX {data_type.upper()} (onnxruntime)", onnx_path, metrics, t0, work,

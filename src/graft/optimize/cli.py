@@ -111,12 +111,17 @@ def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: P
             calibration = calibration_batches(task, manifest, cal_image_dir, batches, batch_size)
     elif int8_ptq and not (cal_cache_file and Path(cal_cache_file).is_file()):
         calibration_batches(task, manifest, None, batches, batch_size)  # raises the UserError
+    real_inputs = None
+    if cal_image_dir is not None and calibration is None:  # real images for the parity check
+        real_inputs = next(calibration_batches(task, manifest, cal_image_dir, 1,
+                                               min(batch_size, 8)))
 
     return export_onnx(
         loaded.module, manifest, output, task=task, data_type=data_type,  # type: ignore[arg-type]
         input_shape=input_shape, output_names=output_names, head=head, calibration=calibration,
         calibration_batches=batches, cal_cache_file=cal_cache_file, calibration_method=cal_method,
-        max_batch_size=max_batch_size, engine_file=engine_file, console=console)
+        max_batch_size=max_batch_size, engine_file=engine_file, real_inputs=real_inputs,
+        console=console)
 
 
 def _apply_spec(task: Any, manifest: dict[str, Any], spec: Path,
@@ -172,7 +177,8 @@ Example: graft {name} prune -m model.graft -o model.pruned.graft -pth 0.1 -eq un
 
     @app.command("export", help=f"""Export a model to ONNX (fp32, fp16 or int8 QDQ) with a
 dynamic batch axis and its preprocessing in the metadata; checks it against PyTorch with
-onnxruntime (OUT.parity.json). INT8 calibrates on real images from --cal_image_dir through the
+onnxruntime on random inputs and, with --cal_image_dir, on real images (OUT.parity.json). INT8
+calibrates on real images from --cal_image_dir through the
 inference preprocessing (never random data) and caches the ranges in --cal_cache_file; QAT
 models export their learned ranges. --engine_file also builds a TensorRT engine.
 
@@ -186,7 +192,8 @@ Example: graft {name} export -m model.graft -o model.int8.onnx --data_type int8
                                          help="Spec file (tasks may read export settings)."),
         data_type: str = typer.Option("fp32", "--data_type", help="fp32 | fp16 | int8."),
         cal_image_dir: Path | None = typer.Option(None, "--cal_image_dir",
-                                                  help="Real images for INT8 calibration."),
+                                                  help="Real images: INT8 calibration, and "
+                                                  "the parity check of every data type."),
         batches: int = typer.Option(10, "--batches", help="Calibration batches."),
         batch_size: int = typer.Option(8, "--batch_size", help="Calibration batch size."),
         cal_cache_file: Path | None = typer.Option(

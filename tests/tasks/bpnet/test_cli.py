@@ -154,7 +154,10 @@ def test_check_labels_reports_the_round_trip(workspace: Path,
 def test_exported_onnx_evaluates_and_infers_like_the_graft_model(
         workspace: Path, trained: Path, capsys: pytest.CaptureFixture) -> None:
     onnx_path = workspace / "export" / "model.onnx"
-    assert main(["bpnet", "export", "-m", str(trained), "-o", str(onnx_path)]) == 0
+    assert main(["bpnet", "export", "-m", str(trained), "-o", str(onnx_path), "--cal_image_dir",
+                 str(workspace / "data/images/train")]) == 0
+    parity = json.loads((workspace / "export" / "model.parity.json").read_text())
+    assert "real" in json.dumps(parity)  # FP32 is checked on real images too when given
     loose = workspace / "infer_loose.yaml"  # an untrained net: decode whatever it outputs
     loose.write_text(yaml.safe_dump({
         "input_shape": [64, 64], "keep_aspect_ratio_mode": "pad_image_input",
