@@ -3,7 +3,7 @@
 1. ``classification``: ResNet18 trained from scratch on generated shapes; evaluate; infer.
 2. ``optimize``: that model pruned, retrained, exported to ONNX FP32/INT8, run on onnxruntime.
 3. ``pose``: BodyPoseNet trained on generated people; COCO keypoint AP; rendered skeletons.
-4. ``pose_optimize`` (not in the default set: about 10 more minutes on a CPU): that model
+4. ``pose_optimize`` (not in the default set: about 21 more minutes on a CPU): that model
    pruned, retrained, exported to ONNX FP32/INT8, run on onnxruntime with the same decoder
    and COCO AP.
 
@@ -25,7 +25,7 @@ from graft.demo.common import Row, console
 from graft.errors import UserError
 
 WORKFLOWS = ("classification", "optimize", "pose", "pose_optimize")
-DEFAULT_WORKFLOWS = ("classification", "optimize", "pose")  # pose_optimize adds ~10 min on CPU
+DEFAULT_WORKFLOWS = ("classification", "optimize", "pose")  # pose_optimize: ~21 min more on CPU
 NEEDS = {"optimize": "classification", "pose_optimize": "pose"}  # starts from that one's model
 
 
@@ -63,7 +63,7 @@ def demo(
     pose_images: int = typer.Option(800, "--pose-images", min=10,
                                     help="Generated pose images (train + val)."),
     pose_epochs: int = typer.Option(20, "--pose-epochs", min=1, help="Pose training epochs."),
-    pose_retrain_epochs: int = typer.Option(20, "--pose-retrain-epochs", min=1,
+    pose_retrain_epochs: int = typer.Option(40, "--pose-retrain-epochs", min=1,
                                             help="Pose epochs of retraining after pruning."),
     force: bool = typer.Option(False, "--force",
                                help="Retrain even where OUTPUT holds runs with other settings."),

@@ -10,6 +10,8 @@ The demo's 20 epochs from scratch leave the backbone's (batch-normalized) filter
 together and the stage convs (no normalization, as in BodyPoseNet) widely spread, so 0.8
 removes about 54 % of the parameters, most of them in the stages; 0.9 removed 81 %, down to
 16 channels per stage layer, and six epochs of retraining could not bring that back.
+Retraining takes the training spec as it is (TLT's practice) for ``--pose-retrain-epochs``:
+20 epochs gave AP 0.456 against the unpruned 0.519, 40 gave 0.525.
 """
 
 from __future__ import annotations
