@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,3 +44,33 @@ def num_params(model_path: Path) -> int:
     import graft
 
     return graft.load(model_path).num_params
+
+
+CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE = 8, 16  # 128 real training images
+
+
+@dataclass
+class Export:
+    """One exported model of :func:`export_fp32_and_int8`."""
+
+    data_type: str
+    path: Path
+    start: float  # perf_counter() before the export, for the summary's time column
+
+    @property
+    def step(self) -> str:
+        return f"ONNX {self.data_type.upper()} (onnxruntime)"
+
+
+def export_fp32_and_int8(task: Any, model: Path, work: Path, cal_image_dir: Path
+                         ) -> Iterator[Export]:
+    """Export ``model`` to ONNX FP32, then INT8 calibrated on ``cal_image_dir`` (which also
+    gives FP32 its real-image parity check)."""
+    from graft.optimize.cli import run_export
+
+    for data_type in ("fp32", "int8"):
+        start = time.perf_counter()
+        path = work / f"model.{data_type}.onnx"
+        run_export(task, model, path, None, data_type=data_type, cal_image_dir=cal_image_dir,
+                   batches=CALIBRATION_BATCHES, batch_size=CALIBRATION_BATCH_SIZE)
+        yield Export(data_type, path, start)

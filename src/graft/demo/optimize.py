@@ -20,14 +20,14 @@ from pathlib import Path
 import yaml
 
 from graft.demo.classification import ClassificationRun
-from graft.demo.common import Row, console, num_params, write_spec
+from graft.demo.common import Row, console, export_fp32_and_int8, num_params, write_spec
 
 PRUNE_THRESHOLD = 0.94
 
 
 def run(base: ClassificationRun, out: Path, retrain_epochs: int, force: bool = False
         ) -> list[Row]:
-    from graft.optimize.cli import run_export, run_prune
+    from graft.optimize.cli import run_prune
     from graft.optimize.prune import PruneOptions
     from graft.tasks import get
     from graft.tasks.classification.evaluate import evaluate
@@ -54,14 +54,9 @@ def run(base: ClassificationRun, out: Path, retrain_epochs: int, force: bool = F
         retrain_spec, retrained, results_dir=work / "eval_pytorch"), start, work)]
 
     console.rule("[bold]optimize: export ONNX FP32 and INT8, evaluate with onnxruntime")
-    for data_type in ("fp32", "int8"):
-        t0 = time.perf_counter()
-        onnx_path = work / f"model.{data_type}.onnx"
-        run_export(task, retrained, onnx_path, None, data_type=data_type,
-                   cal_image_dir=base.data_dir / "train",  # calibration; real-image parity
-                   batches=8, batch_size=16)
-        metrics = evaluate(retrain_spec, onnx_path, results_dir=work / f"eval_{data_type}")
-        rows.append(_row(f"ONNX {data_type.upper()} (onnxruntime)", onnx_path, metrics, t0, work,
+    for export in export_fp32_and_int8(task, retrained, work, base.data_dir / "train"):
+        metrics = evaluate(retrain_spec, export.path, results_dir=work / f"eval_{export.data_type}")
+        rows.append(_row(export.step, export.path, metrics, export.start, work,
                          params=rows[0].params))
     return rows
 

@@ -21,15 +21,14 @@ from pathlib import Path
 
 import yaml
 
-from graft.demo.common import Row, console, num_params, write_spec
+from graft.demo.common import Row, console, export_fp32_and_int8, num_params, write_spec
 from graft.demo.pose import PoseRun
 
 PRUNE_THRESHOLD = 0.8
-CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE = 8, 16
 
 
 def run(base: PoseRun, out: Path, retrain_epochs: int, force: bool = False) -> list[Row]:
-    from graft.optimize.cli import run_export, run_prune
+    from graft.optimize.cli import run_prune
     from graft.optimize.prune import PruneOptions
     from graft.tasks import get
     from graft.tasks.bpnet.module import train
@@ -54,15 +53,9 @@ def run(base: PoseRun, out: Path, retrain_epochs: int, force: bool = False) -> l
         retrained, work / "eval_pytorch"), start, work)]
 
     console.rule("[bold]pose optimize: export ONNX FP32 and INT8, evaluate with onnxruntime")
-    for data_type in ("fp32", "int8"):
-        t0 = time.perf_counter()
-        onnx_path = work / f"model.{data_type}.onnx"
-        run_export(task, retrained, onnx_path, None, data_type=data_type,
-                   cal_image_dir=base.train_images,  # INT8 calibration; parity on real images
-                   batches=CALIBRATION_BATCHES, batch_size=CALIBRATION_BATCH_SIZE)
-        ap = base.evaluate(onnx_path, work / f"eval_{data_type}")
-        rows.append(_row(f"ONNX {data_type.upper()} (onnxruntime)", onnx_path, ap, t0, work,
-                         params=rows[0].params))
+    for export in export_fp32_and_int8(task, retrained, work, base.train_images):
+        ap = base.evaluate(export.path, work / f"eval_{export.data_type}")
+        rows.append(_row(export.step, export.path, ap, export.start, work, params=rows[0].params))
     return rows
 
 
