@@ -43,9 +43,11 @@ def test_demo_runs_every_workflow_and_writes_the_summary(tmp_path, capsys):
     assert (out / "optimize" / "model.int8.onnx").is_file()
     assert (out / "pose" / "eval" / "results.json").is_file()
     assert list((out / "pose" / "infer" / "images").glob("*.png"))
-    pruned = {r["step"]: r["params"] for r in summary["rows"] if r["workflow"] == "pose_optimize"}
-    pose_params = next(r["params"] for r in summary["rows"] if r["workflow"] == "pose")
-    assert pruned["prune + retrain (PyTorch)"] < pose_params
+    params = {(r["workflow"], r["step"]): r["params"] for r in summary["rows"]}
+    for base, optimized in (("classification", "optimize"), ("pose", "pose_optimize")):
+        # the demo raises its prune threshold until at least half of the parameters go
+        assert params[optimized, "prune + retrain (PyTorch)"] <= 0.5 * params[base,
+                                                                              "train (PyTorch)"]
     assert json.loads((out / "pose_optimize" / "eval_int8" / "results.json").read_text())
     assert "graft demo summary" in capsys.readouterr().out
 

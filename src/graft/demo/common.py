@@ -74,3 +74,26 @@ def export_fp32_and_int8(task: Any, model: Path, work: Path, cal_image_dir: Path
         run_export(task, model, path, None, data_type=data_type, cal_image_dir=cal_image_dir,
                    batches=CALIBRATION_BATCHES, batch_size=CALIBRATION_BATCH_SIZE)
         yield Export(data_type, path, start)
+
+
+def prune_options(task: Any, model_path: Path, threshold: float, min_removed: float = 0.5,
+                  step: float = 0.01) -> Any:
+    """TLT prune options at ``threshold``, raised by ``step`` until pruning removes at least
+    ``min_removed`` of the parameters: how far a few minutes of training from scratch spread a
+    layer's filter norms varies from run to run (and with the CPU's conv kernels)."""
+    import copy
+
+    import graft
+    from graft.optimize.prune import PruneOptions, prune_module
+
+    model = graft.load(model_path)
+    example = task.example_input(model.manifest)
+    heads_of = task.output_layers
+    while True:
+        options = PruneOptions(threshold=round(threshold, 4), granularity=8, min_num_filters=16)
+        trial = copy.deepcopy(model.module)
+        result = prune_module(trial, example, options, check_rebuild=False,
+                              output_layers=heads_of(trial, model.manifest))
+        if 1 - result.params_after / result.params_before >= min_removed or threshold >= 1:
+            return options
+        threshold += step

@@ -20,7 +20,14 @@ from pathlib import Path
 import yaml
 
 from graft.demo.classification import ClassificationRun
-from graft.demo.common import Row, console, export_fp32_and_int8, num_params, write_spec
+from graft.demo.common import (
+    Row,
+    console,
+    export_fp32_and_int8,
+    num_params,
+    prune_options,
+    write_spec,
+)
 
 PRUNE_THRESHOLD = 0.94
 
@@ -28,7 +35,6 @@ PRUNE_THRESHOLD = 0.94
 def run(base: ClassificationRun, out: Path, retrain_epochs: int, force: bool = False
         ) -> list[Row]:
     from graft.optimize.cli import run_prune
-    from graft.optimize.prune import PruneOptions
     from graft.tasks import get
     from graft.tasks.classification.evaluate import evaluate
     from graft.tasks.classification.train import train
@@ -36,10 +42,10 @@ def run(base: ClassificationRun, out: Path, retrain_epochs: int, force: bool = F
     task = get("classification")
     work = out / "optimize"
     start = time.perf_counter()
-    console.rule(f"[bold]optimize: prune ResNet18 (-pth {PRUNE_THRESHOLD}, granularity 8)")
     pruned = work / "pruned.graft"
-    run_prune(task, base.model, pruned, None,
-              PruneOptions(threshold=PRUNE_THRESHOLD, granularity=8, min_num_filters=16))
+    options = prune_options(task, base.model, PRUNE_THRESHOLD)
+    console.rule(f"[bold]optimize: prune ResNet18 (-pth {options.threshold}, granularity 8)")
+    run_prune(task, base.model, pruned, None, options)
 
     console.rule("[bold]optimize: retrain the pruned graph")
     spec = yaml.safe_load(base.spec_file.read_text())

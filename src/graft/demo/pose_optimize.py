@@ -21,7 +21,14 @@ from pathlib import Path
 
 import yaml
 
-from graft.demo.common import Row, console, export_fp32_and_int8, num_params, write_spec
+from graft.demo.common import (
+    Row,
+    console,
+    export_fp32_and_int8,
+    num_params,
+    prune_options,
+    write_spec,
+)
 from graft.demo.pose import PoseRun
 
 PRUNE_THRESHOLD = 0.8
@@ -29,18 +36,17 @@ PRUNE_THRESHOLD = 0.8
 
 def run(base: PoseRun, out: Path, retrain_epochs: int, force: bool = False) -> list[Row]:
     from graft.optimize.cli import run_prune
-    from graft.optimize.prune import PruneOptions
     from graft.tasks import get
     from graft.tasks.bpnet.module import train
 
     task = get("bpnet")
     work = out / "pose_optimize"
     start = time.perf_counter()
-    console.rule(f"[bold]pose optimize: prune BodyPoseNet (-pth {PRUNE_THRESHOLD}, "
-                 "granularity 8)")
     pruned = work / "pruned.graft"
-    run_prune(task, base.model, pruned, None,
-              PruneOptions(threshold=PRUNE_THRESHOLD, granularity=8, min_num_filters=16))
+    options = prune_options(task, base.model, PRUNE_THRESHOLD)
+    console.rule(f"[bold]pose optimize: prune BodyPoseNet (-pth {options.threshold}, "
+                 "granularity 8)")
+    run_prune(task, base.model, pruned, None, options)
 
     console.rule("[bold]pose optimize: retrain the pruned graph")
     spec = yaml.safe_load(base.spec_file.read_text())
