@@ -55,7 +55,7 @@ def demo(
     output: Path = typer.Option(Path("demo_runs"), "-o", "--output", help="Where everything goes."),
     workflows: str = typer.Option(",".join(DEFAULT_WORKFLOWS), "--workflows",
                                   help="Comma-separated: " + ", ".join(WORKFLOWS) + "."),
-    epochs: int = typer.Option(15, "--epochs", min=1, help="Classification training epochs."),
+    epochs: int = typer.Option(20, "--epochs", min=1, help="Classification training epochs."),
     per_class: int = typer.Option(300, "--per-class", min=8, help="Generated images per class."),
     size: int = typer.Option(64, "--size", min=32, help="Classification image side in pixels."),
     retrain_epochs: int = typer.Option(8, "--retrain-epochs", min=1,
