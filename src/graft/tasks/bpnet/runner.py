@@ -18,8 +18,6 @@ import torch
 
 from graft.errors import UserError
 
-RUNTIME_SUFFIXES = (".onnx", ".engine", ".plan", ".trt")
-
 
 class RuntimePoseNet:
     """An exported network called like :class:`BpNetLite` in eval mode: a normalized
@@ -44,7 +42,7 @@ class RuntimePoseNet:
         if tuple(x.shape[-2:]) != self.fixed_input_size:
             raise UserError(f"the exported model takes {self.fixed_input_size} inputs, got "
                             f"{tuple(x.shape[-2:])}", "run it with pad_image_input at that size")
-        out = self.runtime(x.detach().float().cpu().numpy().astype(np.float32))
+        out = self.runtime(x.detach().float().cpu().numpy())
         return (torch.from_numpy(np.asarray(out["paf"], dtype=np.float32)).to(x.device),
                 torch.from_numpy(np.asarray(out["heatmap"], dtype=np.float32)).to(x.device))
 
@@ -62,16 +60,12 @@ class PoseModel:
         return getattr(self.module, "fixed_input_size", None)
 
 
-def is_runtime_file(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in RUNTIME_SUFFIXES
-
-
 def load_pose_model(path: str | Path, key: str | None = None, device: str = "auto") -> PoseModel:
     """A bpnet ``.graft`` model, or an ONNX model / TensorRT engine exported from one."""
-    p = Path(path)
-    if is_runtime_file(p):
-        from graft.optimize.runtime import load_runtime
+    from graft.optimize.runtime import is_exported, load_runtime
 
+    p = Path(path)
+    if is_exported(p):
         if not p.is_file():
             raise UserError(f"model file not found: {p}", "check the -m/--model path")
         runtime = load_runtime(p, device="cpu" if device == "cpu" else "auto")

@@ -70,8 +70,10 @@ def _runtime_classifier(path: Path) -> Classifier:
 
 
 def load_classifier(path: str | Path, key: str | None = None, device: str = "cpu") -> Classifier:
+    from graft.optimize.runtime import is_exported
+
     p = Path(path)
-    if p.suffix.lower() in (".onnx", ".engine", ".plan"):
+    if is_exported(p):
         if not p.is_file():
             raise UserError(f"model file not found: {p}", "check the -m/--model path")
         return _runtime_classifier(p)
