@@ -51,16 +51,15 @@ def inference_spec() -> dict[str, Any]:
     return {"input_shape": [SIZE, SIZE], "keep_aspect_ratio_mode": "adjust_network_input"}
 
 
-def evaluate_ap(infer_file: Path, data_dir: Path, model: Path, results_dir: Path) -> float:
-    """COCO keypoint AP of a .graft, .onnx or .engine model on the validation images."""
+def evaluate_ap(infer_file: Path, data_dir: Path, model: Any, results_dir: Path) -> float:
+    """COCO keypoint AP of a loaded pose model (:func:`~graft.tasks.bpnet.runner.
+    load_pose_model`: .graft, .onnx or .engine) on the validation images."""
     from graft.spec import load_spec
     from graft.tasks.bpnet.evaluate import evaluate
-    from graft.tasks.bpnet.runner import load_pose_model
     from graft.tasks.bpnet.spec import InferenceSpec
 
     spec = load_spec(infer_file, InferenceSpec)
-    result = evaluate(spec, load_pose_model(model), data_dir / "dataset_spec.json",
-                      results_dir=results_dir)
+    result = evaluate(spec, model, data_dir / "dataset_spec.json", results_dir=results_dir)
     return float(result["metrics"]["AP"])
 
 
@@ -79,7 +78,9 @@ class PoseRun:
         return self.data_dir / "images" / "train"
 
     def evaluate(self, model: Path, results_dir: Path) -> float:
-        return evaluate_ap(self.infer_file, self.data_dir, model, results_dir)
+        from graft.tasks.bpnet.runner import load_pose_model
+
+        return evaluate_ap(self.infer_file, self.data_dir, load_pose_model(model), results_dir)
 
 
 def run(out: Path, images: int, epochs: int, force: bool = False) -> PoseRun:
@@ -103,7 +104,7 @@ def run(out: Path, images: int, epochs: int, force: bool = False) -> PoseRun:
     model_path = work / "train" / "model.graft"
     model = load_pose_model(model_path)
     console.rule("[bold]pose: evaluate (COCO keypoint AP) and infer")
-    ap = evaluate_ap(infer_file, data_dir, model_path, work / "eval")
+    ap = evaluate_ap(infer_file, data_dir, model, work / "eval")
     run_inference(load_spec(infer_file, InferenceSpec), model, "dir",
                   data_dir / "images" / "val", work / "infer", dump_visualizations=True)
     row = Row(workflow="pose", step="train (PyTorch)", model="bpnet resnet18 2-stage",
