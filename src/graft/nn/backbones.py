@@ -1,143 +1,126 @@
-"""Classification backbones from torchvision, with a uniform head and freezable blocks.
+"""Backbones, one table for every task: torchvision networks under their pretrained weights' names.
+
+Each entry builds the whole classifier (random init) with the parameter names its published
+weights use, so ``pretrained_weights`` loads by name, with no rename table. Classification
+uses the whole network with a fresh head; dense tasks (bpnet now, DetectNet_v2 later) take a
+:func:`feature_trunk` cut at an output stride (``taps``), which keeps those names too. A new
+backbone family is one :class:`Backbone` entry (builder, head, freezable blocks, taps).
 
 ``resnet10`` is not in torchvision; it is torchvision's ResNet with one BasicBlock per stage,
-the depth TLT ships for its light detectors and classifiers.
+the depth TLT ships for its light detectors and classifiers (torchvision's ResNet-18 weights
+fill it: its blocks are ResNet-18's first block of every stage).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
+import torch
 import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
 from graft.errors import UserError
 
+# A cut: the network's children, in forward order, that compute a tap; ("features", 7) keeps
+# the first 7 modules of the Sequential ``features`` (under their indices, "features.0"...).
+Cut = tuple[str | tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """How to build one backbone and where its parts are."""
+
+    build: Callable[..., nn.Module]  # the whole classifier, random init, torchvision's names
+    head: str  # dotted name of the final classifier layer (replaced by a fresh one)
+    blocks: list[list[str]]  # freezable blocks, 0 = stem
+    taps: dict[int, Cut] = field(default_factory=dict)  # output stride -> the cut
+
 
 def _resnet10(**kwargs) -> ResNet:
     return ResNet(BasicBlock, [1, 1, 1, 1], **kwargs)
 
 
-def _tv(name: str) -> Callable[..., nn.Module]:
-    return lambda **kw: torchvision.models.get_model(name, weights=None, **kw)
+def _tv(name: str, **fixed) -> Callable[..., nn.Module]:
+    return lambda **kw: torchvision.models.get_model(name, weights=None, **fixed, **kw)
 
 
-# name -> (constructor, dotted path of the final classifier layer, freezable block prefixes)
-_RESNET_BLOCKS = [["conv1", "bn1"], ["layer1"], ["layer2"], ["layer3"], ["layer4"]]
-BACKBONES: dict[str, tuple[Callable[..., nn.Module], str, list[list[str]]]] = {
-    "resnet10": (_resnet10, "fc", _RESNET_BLOCKS),
-    "resnet18": (_tv("resnet18"), "fc", _RESNET_BLOCKS),
-    "resnet34": (_tv("resnet34"), "fc", _RESNET_BLOCKS),
-    "resnet50": (_tv("resnet50"), "fc", _RESNET_BLOCKS),
-    "vgg16": (
-        _tv("vgg16"),
-        "classifier.6",
-        [
-            [f"features.{i}" for i in r]
-            for r in (range(0, 5), range(5, 10), range(10, 17), range(17, 24), range(24, 31))
-        ],
-    ),
-    "vgg19": (
-        _tv("vgg19"),
-        "classifier.6",
-        [
-            [f"features.{i}" for i in r]
-            for r in (range(0, 5), range(5, 10), range(10, 19), range(19, 28), range(28, 37))
-        ],
-    ),
-    "alexnet": (
-        _tv("alexnet"),
-        "classifier.6",
-        [
-            ["features.0", "features.1", "features.2"],
-            ["features.3", "features.4", "features.5"],
-            ["features.6", "features.7", "features.8", "features.9", "features.10", "features.11"],
-        ],
-    ),
-    "googlenet": (
-        lambda **kw: torchvision.models.get_model(
-            "googlenet", weights=None, aux_logits=False, init_weights=True, **kw
-        ),
-        "fc",
-        [
-            ["conv1", "maxpool1", "conv2", "conv3", "maxpool2"],
-            ["inception3a", "inception3b"],
-            ["inception4a", "inception4b", "inception4c", "inception4d", "inception4e"],
-            ["inception5a", "inception5b"],
-        ],
-    ),
-    "mobilenet_v2": (
-        _tv("mobilenet_v2"),
-        "classifier.1",
-        [
-            ["features.0", "features.1"],
-            ["features.2", "features.3"],
-            ["features.4", "features.5", "features.6"],
-            [f"features.{i}" for i in range(7, 14)],
-            [f"features.{i}" for i in range(14, 19)],
-        ],
-    ),
-    "efficientnet_b0": (
-        _tv("efficientnet_b0"),
-        "classifier.1",
-        [
-            ["features.0", "features.1"],
-            ["features.2"],
-            ["features.3"],
-            ["features.4", "features.5"],
-            ["features.6", "features.7", "features.8"],
-        ],
-    ),
+def _ranges(prefix: str, *bounds: int) -> list[list[str]]:
+    """Blocks of consecutive ``prefix.N`` children: bounds 0, 5, 10 -> [0..4], [5..9]."""
+    return [[f"{prefix}.{i}" for i in range(a, b)] for a, b in itertools.pairwise(bounds)]
+
+
+_STEM = ("conv1", "bn1", "relu", "maxpool")
+
+
+def _resnet(build: Callable[..., nn.Module]) -> Backbone:
+    return Backbone(build, "fc", [["conv1", "bn1"], ["layer1"], ["layer2"], ["layer3"], ["layer4"]],
+                    {8: (*_STEM, "layer1", "layer2"), 16: (*_STEM, "layer1", "layer2", "layer3"),
+                     32: (*_STEM, "layer1", "layer2", "layer3", "layer4")})
+
+
+BACKBONES: dict[str, Backbone] = {
+    "resnet10": _resnet(_resnet10),
+    "resnet18": _resnet(_tv("resnet18")),
+    "resnet34": _resnet(_tv("resnet34")),
+    "resnet50": _resnet(_tv("resnet50")),
+    "vgg16": Backbone(_tv("vgg16"), "classifier.6", _ranges("features", 0, 5, 10, 17, 24, 31)),
+    "vgg19": Backbone(_tv("vgg19"), "classifier.6", _ranges("features", 0, 5, 10, 19, 28, 37)),
+    # Stride 8 is OpenPose's VGG-19 front end (BodyPoseNet's): conv1_1 .. conv4_2 with BN.
+    "vgg19_bn": Backbone(_tv("vgg19_bn"), "classifier.6",
+                         _ranges("features", 0, 7, 14, 27, 40, 53), {8: (("features", 33),)}),
+    "alexnet": Backbone(_tv("alexnet"), "classifier.6", _ranges("features", 0, 3, 6, 12)),
+    "googlenet": Backbone(
+        _tv("googlenet", aux_logits=False, init_weights=True), "fc",
+        [["conv1", "maxpool1", "conv2", "conv3", "maxpool2"], ["inception3a", "inception3b"],
+         ["inception4a", "inception4b", "inception4c", "inception4d", "inception4e"],
+         ["inception5a", "inception5b"]]),
+    "mobilenet_v2": Backbone(
+        _tv("mobilenet_v2"), "classifier.1", _ranges("features", 0, 2, 4, 7, 14, 19),
+        {8: (("features", 7),), 16: (("features", 14),), 32: (("features", 19),)}),
+    "efficientnet_b0": Backbone(
+        _tv("efficientnet_b0"), "classifier.1", _ranges("features", 0, 2, 3, 4, 6, 9),
+        {8: (("features", 4),), 16: (("features", 6),), 32: (("features", 9),)}),
 }
 
 
-def check_arch(arch: str) -> None:
+def check_arch(arch: str) -> Backbone:
     if arch not in BACKBONES:
         raise UserError(f"unknown architecture {arch!r}", f"choose one of: {', '.join(BACKBONES)}")
-
-
-def _get(module: nn.Module, dotted: str) -> nn.Module:
-    for part in dotted.split("."):
-        module = getattr(module, part) if not part.isdigit() else module[int(part)]
-    return module
+    return BACKBONES[arch]
 
 
 def _set(module: nn.Module, dotted: str, new: nn.Module) -> None:
     parent, _, child = dotted.rpartition(".")
-    owner = _get(module, parent) if parent else module
-    if child.isdigit():
-        owner[int(child)] = new
-    else:
-        setattr(owner, child, new)
+    owner = module.get_submodule(parent) if parent else module
+    setattr(owner, child, new)  # a digit name replaces that entry of a Sequential
 
 
 def classifier_name(arch: str) -> str:
-    check_arch(arch)
-    return BACKBONES[arch][1]
+    return check_arch(arch).head
 
 
 def build_classifier(arch: str, num_classes: int, dropout: float = 0.0) -> nn.Module:
     """A torchvision network with a fresh ``num_classes`` head (dropout in front if asked)."""
-    check_arch(arch)
-    ctor, head, _ = BACKBONES[arch]
-    net = ctor()
-    old = _get(net, head)
+    entry = check_arch(arch)
+    net = entry.build()
+    old = net.get_submodule(entry.head)
     new: nn.Module = nn.Linear(old.in_features, num_classes)
-    if dropout > 0 and head == "fc":
+    if dropout > 0 and entry.head == "fc":
         new = nn.Sequential(nn.Dropout(dropout), new)
     elif dropout > 0:  # the other heads already have dropout layers: set their rate
         for m in net.modules():
             if isinstance(m, nn.Dropout):
                 m.p = dropout
-    _set(net, head, new)
+    _set(net, entry.head, new)
     return net
 
 
 def freeze_blocks(net: nn.Module, arch: str, blocks: list[int]) -> list[str]:
     """Freeze the given block indices (0 = stem); returns the frozen module names."""
-    check_arch(arch)
-    table = BACKBONES[arch][2]
+    table = check_arch(arch).blocks
     frozen = []
     for b in blocks:
         if not 0 <= b < len(table):
@@ -145,7 +128,70 @@ def freeze_blocks(net: nn.Module, arch: str, blocks: list[int]) -> list[str]:
                 f"freeze_blocks index {b} out of range for {arch}", f"use 0..{len(table) - 1}"
             )
         for name in table[b]:
-            for p in _get(net, name).parameters():
+            for p in net.get_submodule(name).parameters():
                 p.requires_grad_(False)
             frozen.append(name)
     return frozen
+
+
+class Trunk(nn.Module):
+    """The first layers of a backbone, under the whole network's names (``conv1``,
+    ``layer1.0.conv1``, ``features.7``): its pretrained weights load into it by name."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for child in self.children():
+            x = child(x)
+        return x
+
+
+def _pools_to_strides(trunk: nn.Module) -> None:
+    """Replace every max-pool by an Identity and give the conv after it stride 2 (same output
+    size, learned downsampling; the conv's weights keep their shape and name)."""
+    for seq in [m for m in trunk.modules() if isinstance(m, nn.Sequential)]:
+        children = list(seq.named_children())
+        for i, (name, m) in enumerate(children):
+            if not isinstance(m, nn.MaxPool2d):
+                continue
+            conv = next((c for _, c in children[i + 1:] if isinstance(c, nn.Conv2d)), None)
+            if conv is None or conv.stride != (1, 1):
+                raise ValueError(f"max-pool {name} has no stride-1 conv after it to take over")
+            conv.stride = (2, 2)
+            setattr(seq, name, nn.Identity())
+
+
+def _init_like_torchvision(module: nn.Module) -> None:
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif hasattr(m, "reset_parameters"):  # norms: weight 1, bias 0, fresh running stats
+            m.reset_parameters()
+
+
+def feature_trunk(arch: str, stride: int, *, pooling: bool = True) -> tuple[Trunk, int]:
+    """The backbone cut at output ``stride``, and its output channels.
+
+    ``pooling=False`` swaps each max-pool for a stride-2 conv (BodyPoseNet's VGG). The network
+    is built on the meta device and only the kept part is allocated (VGG-19-BN's classifier
+    alone has 120 M parameters).
+    """
+    entry = check_arch(arch)
+    if stride not in entry.taps:
+        raise ValueError(f"{arch} has no stride-{stride} tap; it has {sorted(entry.taps)}")
+    with torch.device("meta"):
+        net = entry.build()
+    trunk = Trunk()
+    for item in entry.taps[stride]:
+        name, end = (item, None) if isinstance(item, str) else item
+        child = net.get_submodule(name)
+        trunk.add_module(name, child if end is None else child[:end])
+    if not pooling:
+        _pools_to_strides(trunk)
+    side = 4 * stride
+    out = trunk(torch.empty(1, 3, side, side, device="meta"))
+    if out.shape[-1] != 4:
+        raise ValueError(f"the {arch} cut for stride {stride} has stride {side // out.shape[-1]}")
+    trunk.to_empty(device="cpu")
+    _init_like_torchvision(trunk)
+    return trunk, int(out.shape[1])

@@ -68,9 +68,9 @@ class ClassificationTask(Task):
         return ["logits"]
 
     def output_layers(self, model, manifest: dict[str, Any]):
-        from graft.nn.backbones import _get, classifier_name
+        from graft.nn.backbones import classifier_name
 
-        return [_get(model, classifier_name(manifest["architecture"]["arch"]))]
+        return [model.get_submodule(classifier_name(manifest["architecture"]["arch"]))]
 
 
 TASK = ClassificationTask()
