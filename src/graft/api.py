@@ -80,11 +80,23 @@ class GraftModel:
         return self.manifest
 
 
+def read(path: str | Path, key: str | None = None
+         ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A ``.graft`` file's tensors and manifest (verified), with older files' layer names
+    upgraded to today's by their task."""
+    from graft import tasks
+
+    tensors, manifest = archive.load(path, key=key)
+    if manifest.get("task") in tasks.available():
+        tensors, manifest = tasks.get(manifest["task"]).upgrade_archive(tensors, manifest)
+    return tensors, manifest
+
+
 def load(
     path: str | Path, key: str | None = None, device: str | torch.device = "cpu"
 ) -> GraftModel:
     """Load a ``.graft`` file (decrypting with ``key`` if needed) into an eval-mode model."""
-    tensors, manifest = archive.load(path, key=key)
+    tensors, manifest = read(path, key=key)
     module = build_module(manifest)
     try:
         missing, unexpected = module.load_state_dict(tensors, strict=False)

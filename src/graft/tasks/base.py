@@ -43,6 +43,12 @@ class Task:
         """Optional ``graft synth NAME`` command making a generated dataset: (NAME, function)."""
         return None
 
+    def upgrade_archive(self, tensors: dict[str, torch.Tensor], manifest: dict[str, Any]
+                        ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Rename what an older graft version wrote (tensors, recorded layer shapes) to
+        today's layer names; every reader of a ``.graft`` applies it. Default: unchanged."""
+        return tensors, manifest
+
     # -- optimization hooks (prune / quantize / export) -----------------------------------
     def input_shape(self, manifest: dict[str, Any]) -> tuple[int, int, int]:
         """(C, H, W) of one network input."""

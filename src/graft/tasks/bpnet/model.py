@@ -5,7 +5,9 @@ Layout (see REFERENCE.md, BodyPoseNet):
 - backbone ``vgg19`` (default): VGG19-style Conv+BN+ReLU blocks 2x64, 2x128, 4x256, 2x512 with no
   max-pooling; the first conv of blocks 2, 3 and 4 has stride 2, so features come out at
   stride 8. ``resnet18`` and ``mobilenet_v2`` are torchvision backbones cut at stride 8 (faster,
-  less accurate).
+  less accurate). All three keep torchvision's parameter names (``backbone.features.7.weight``,
+  ``backbone.layer1.0.conv1.weight``), so pretrained weights load by name: ``vgg19`` from
+  VGG-19-BN, the others from the torchvision networks of the same name.
 - neck: a 3x3 conv to 256 and a 3x3 "channel reduction" conv to 128 (Conv+BN+ReLU).
 - stage 1: a shared trunk of three 3x3 convs (128), then per branch a 1x1 conv to 512 and a 1x1
   output conv (PAF: 2 x limbs channels, heatmap: joints + 1 background channel).
@@ -31,6 +33,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from graft.nn.backbones import feature_trunk
+
 BACKBONES = ("vgg19", "resnet18", "mobilenet_v2")
 STRIDE = 8
 MIN_STAGES, MAX_STAGES = 2, 7
@@ -49,40 +53,21 @@ def conv_relu(cin: int, cout: int, kernel: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=kernel // 2), nn.ReLU(inplace=True))
 
 
-def vgg19_stride8() -> tuple[nn.Module, int]:
-    """VGG19-BN blocks 1-4 (block 4 shortened to two convs), strided convs instead of pooling."""
-    layers: list[nn.Module] = []
-    cin = 3
-    for block, (width, repeats) in enumerate([(64, 2), (128, 2), (256, 4), (512, 2)]):
-        for i in range(repeats):
-            stride = 2 if block > 0 and i == 0 else 1
-            layers.append(conv_bn_relu(cin, width, 3, stride))
-            cin = width
-    return nn.Sequential(*layers), cin
-
-
-def resnet18_stride8() -> tuple[nn.Module, int]:
-    """torchvision ResNet-18 up to ``layer2`` (stride 8, 128 channels)."""
-    from torchvision.models import resnet18
-
-    net = resnet18(weights=None)
-    body = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2)
-    return body, 128
-
-
-def mobilenet_v2_stride8() -> tuple[nn.Module, int]:
-    """torchvision MobileNetV2 ``features[:7]`` (stride 8, 32 channels)."""
-    from torchvision.models import mobilenet_v2
-
-    return mobilenet_v2(weights=None).features[:7], 32
+# bpnet backbone -> (graft.nn.backbones entry, keep max-pools). Every backbone keeps its
+# torchvision parameter names, so torchvision's weights, a classification .graft of that
+# network or another bpnet model load into it by name. BodyPoseNet's VGG-19 is torchvision's
+# VGG-19-BN ``features`` up to conv4_2 (index 30) with each max-pool (6, 13, 26) replaced by
+# stride 2 on the conv after it (7, 14, 27): the same tensors under the same names.
+_BACKBONE_TRUNKS = {"vgg19": ("vgg19_bn", False), "resnet18": ("resnet18", True),
+                    "mobilenet_v2": ("mobilenet_v2", True)}
 
 
 def build_backbone(name: str) -> tuple[nn.Module, int]:
-    builders = {"vgg19": vgg19_stride8, "resnet18": resnet18_stride8,
-                "mobilenet_v2": mobilenet_v2_stride8}
-    if name not in builders:
+    """The stride-8 backbone and its output channels (vgg19 512, resnet18 128, mobilenet 32)."""
+    if name not in _BACKBONE_TRUNKS:
         raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
-    return builders[name]()
+    arch, pooling = _BACKBONE_TRUNKS[name]
+    return feature_trunk(arch, STRIDE, pooling=pooling)
 
 
 class AttentionGate(nn.Module):
@@ -265,6 +250,49 @@ def build_model(architecture: dict[str, Any]) -> BpNetLite:
         output_stage=architecture.get("output_stage"),
         refinement_kernel=int(architecture.get("refinement_kernel", 7)),
     )
+
+
+# Files written before the backbones kept torchvision's names held them as nn.Sequential
+# slices: old child name -> today's name. VGG: conv k was "k.0" and its BN "k.1" (no conv bias).
+_OLD_VGG_CONVS = (0, 3, 7, 10, 14, 17, 20, 23, 27, 30)
+_OLD_BACKBONE_NAMES = {
+    "vgg19": {f"{k}.{j}": f"features.{i + j}" for k, i in enumerate(_OLD_VGG_CONVS)
+              for j in (0, 1)},
+    "resnet18": {"0": "conv1", "1": "bn1", "4": "layer1", "5": "layer2"},
+    "mobilenet_v2": {str(i): f"features.{i}" for i in range(7)},
+}
+
+
+def _renamed(name: str, table: dict[str, str]) -> str:
+    if not name.startswith("backbone."):
+        return name
+    rest = name.removeprefix("backbone.")
+    for old in sorted(table, key=len, reverse=True):
+        if rest == old or rest.startswith(old + "."):
+            return f"backbone.{table[old]}{rest[len(old):]}"
+    return name
+
+
+def upgrade_archive(tensors: dict[str, torch.Tensor], manifest: dict[str, Any]
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Rename an older file's backbone tensors and recorded layer shapes to today's names.
+
+    Keyed on the file's content: old files have ``backbone.<digit>`` tensors, which today's
+    backbones never have; other files come back unchanged. The old VGG convs had no bias (a
+    BN follows each), so they get a zero one: the same function.
+    """
+    if not any(k.startswith("backbone.") and k.split(".")[1].isdigit() for k in tensors):
+        return tensors, manifest
+    arch = dict(manifest.get("architecture", {}))
+    table = _OLD_BACKBONE_NAMES[str(arch.get("backbone", "vgg19"))]
+    new = {_renamed(k, table): v for k, v in tensors.items()}
+    if arch.get("backbone", "vgg19") == "vgg19":
+        for i in _OLD_VGG_CONVS:
+            weight = new[f"backbone.features.{i}.weight"]
+            new.setdefault(f"backbone.features.{i}.bias", weight.new_zeros(weight.shape[0]))
+    if "layer_shapes" in arch:
+        arch["layer_shapes"] = {_renamed(k, table): v for k, v in arch["layer_shapes"].items()}
+    return new, {**manifest, "architecture": arch}
 
 
 class PafUpsampleHead(nn.Module):

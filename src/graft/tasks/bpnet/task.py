@@ -19,6 +19,11 @@ class BpnetTask(Task):
 
         return build_model(architecture)
 
+    def upgrade_archive(self, tensors, manifest):
+        from graft.tasks.bpnet.model import upgrade_archive
+
+        return upgrade_archive(tensors, manifest)
+
     def cli(self) -> typer.Typer:
         from graft.tasks.bpnet.cli import build_app
 
