@@ -9,7 +9,7 @@ import torchvision
 from graft.api import GraftModel
 from graft.engine.weights import load_matching, resolve_pretrained
 from graft.errors import UserError
-from graft.nn.backbones import build_classifier
+from graft.nn.backbones import build_classifier, feature_trunk
 
 
 def test_torchvision_reference_uses_the_local_cache(tmp_path: Path, monkeypatch):
@@ -54,6 +54,74 @@ def test_raw_state_dict_files_and_graft(tmp_path: Path):
 
 def test_weights_of_another_architecture_are_refused(tmp_path: Path):
     torch.save({"foo.weight": torch.zeros(2)}, tmp_path / "x.pth")
-    with pytest.raises(UserError, match="no pretrained tensor matches"):
-        pretrained = resolve_pretrained(str(tmp_path / "x.pth"))
-        load_matching(build_classifier("resnet10", 3), pretrained.state_dict)
+    pretrained = resolve_pretrained(str(tmp_path / "x.pth"))
+    with pytest.raises(UserError, match="fill only 0 of the 60 tensors"):
+        load_matching(build_classifier("resnet10", 3), pretrained.state_dict, head="fc",
+                      source=pretrained.source)
+
+
+def _torchvision_resnet18() -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    return torchvision.models.resnet18().state_dict()
+
+
+def test_under_90_percent_filled_fails_with_one_line_naming_the_tensors():
+    source = {k: v for k, v in _torchvision_resnet18().items() if not k.startswith("layer4.")}
+    with pytest.raises(UserError) as err:
+        load_matching(build_classifier("resnet18", 3), source, head="fc", source="r18.pth")
+    message = str(err.value)
+    assert "\n" not in message
+    assert "pretrained weights r18.pth fill only 75 of the 100 tensors of the network (its fc aside)" in message
+    assert "nothing fits layer4.0.conv1.weight, layer4.0.bn1.weight, layer4.0.bn1.bias" in message
+
+
+def test_over_90_percent_loads_and_reports_what_is_left():
+    source = _torchvision_resnet18()
+    del source["layer4.1.conv2.weight"]  # 99 of 100: enough
+    net = build_classifier("resnet18", 3)
+    report = load_matching(net, source, head="fc")
+    assert report.missing == ["layer4.1.conv2.weight"]
+    assert report.skipped_shape == ["fc.weight", "fc.bias"]
+    assert len(report.filled) == 99 and len(report.required) == 100
+    assert "filled 99 of 100 backbone tensors" in report.summary()
+    assert "left at initialization (e.g. layer4.1.conv2.weight)" in report.summary()
+
+
+def test_weight_files_without_bn_batch_counters_fill_the_network():
+    """torchvision's published ResNet/VGG files predate BatchNorm's num_batches_tracked."""
+    source = {k: v for k, v in _torchvision_resnet18().items()
+              if not k.endswith("num_batches_tracked")}
+    net = build_classifier("resnet18", 3)
+    report = load_matching(net, source, head="fc")
+    assert report.filled == report.required
+    assert torch.equal(net.layer4[1].bn2.running_var, source["layer4.1.bn2.running_var"])
+
+
+class _Dense(torch.nn.Module):
+    """A dense-task network as graft builds them: a backbone with a head on top."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone, channels = feature_trunk("resnet18", 32)
+        self.head = torch.nn.Conv2d(channels, 4, 1)
+
+
+def test_names_line_up_between_bare_classifiers_and_backbones():
+    classifier = _torchvision_resnet18()
+    dense = _Dense()
+    report = load_matching(dense, classifier, backbone="backbone")
+    assert report.renamed == "source * -> backbone.*"
+    assert report.filled == report.required and report.missing == ["head.weight", "head.bias"]
+    assert report.unused == ["fc.weight", "fc.bias"]
+    assert torch.equal(dense.backbone.layer4[1].conv2.weight, classifier["layer4.1.conv2.weight"])
+    # ... and back: a dense model's backbone into a classifier
+    net = build_classifier("resnet18", 3)
+    report = load_matching(net, dense.state_dict(), head="fc")
+    assert report.renamed == "source backbone.* -> *"
+    assert report.filled == report.required
+    assert torch.equal(net.layer4[1].conv2.weight, classifier["layer4.1.conv2.weight"])
+    # ... and a dense model into one like it: names as they are, the head included
+    twin = _Dense()
+    report = load_matching(twin, dense.state_dict(), backbone="backbone")
+    assert report.renamed == "names as they are" and not report.missing
+    assert torch.equal(twin.head.weight, dense.head.weight)

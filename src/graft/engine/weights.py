@@ -7,6 +7,11 @@ References accepted by ``pretrained_weights``:
 - ``torchvision:NAME``: torchvision weights, e.g. ``torchvision:ResNet18_Weights.IMAGENET1K_V1``
   or ``torchvision:resnet18`` for the default (uses torchvision's download cache);
 - ``path/to/weights.safetensors`` or ``.pth``/``.pt``: a raw state dict (``weights_only=True``).
+
+Every backbone keeps the parameter names of its published weights (``graft.nn.backbones``), so
+:func:`load_matching` fills it by name and shape: from torchvision's weights, from another
+task's model of that backbone (a classification ResNet-18 into bpnet's ``resnet18``), or from
+a model of the same task. It reports what it filled and refuses weights that fill too little.
 """
 
 from __future__ import annotations
@@ -32,15 +37,37 @@ class Pretrained:
 
 @dataclass
 class LoadReport:
+    """What :func:`load_matching` filled: network tensor names, grouped by outcome."""
+
     loaded: list[str] = field(default_factory=list)
-    skipped_shape: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
+    skipped_shape: list[str] = field(default_factory=list)  # the source's tensor has another shape
+    missing: list[str] = field(default_factory=list)  # no source tensor: left at initialization
+    unused: list[str] = field(default_factory=list)  # source tensors nothing took
+    required: list[str] = field(default_factory=list)  # the tensors it was asked to fill
+    renamed: str = "names as they are"  # how source names map onto the network's
+
+    @property
+    def filled(self) -> list[str]:
+        loaded = set(self.loaded)
+        return [n for n in self.required if n in loaded]
 
     def summary(self) -> str:
+        per_module: dict[str, int] = {}
+        for name in self.loaded:
+            top = name.split(".")[0]
+            per_module[top] = per_module.get(top, 0) + 1
+        modules = ", ".join(f"{m} {n}" for m, n in per_module.items())
         return (
-            f"loaded {len(self.loaded)} tensors, skipped {len(self.skipped_shape)} with other "
-            f"shapes, {len(self.missing)} left at initialization"
+            f"filled {len(self.filled)} of {len(self.required)} backbone tensors; loaded "
+            f"{len(self.loaded)} ({modules}), {self.renamed}; "
+            f"{len(self.skipped_shape)} skipped for their shape{_eg(self.skipped_shape)}, "
+            f"{len(self.missing)} left at initialization{_eg(self.missing)}, "
+            f"{len(self.unused)} source tensors unused{_eg(self.unused)}"
         )
+
+
+def _eg(names: list[str]) -> str:
+    return f" (e.g. {', '.join(names[:2])})" if names else ""
 
 
 def _torchvision(name: str) -> dict[str, torch.Tensor]:
@@ -100,10 +127,10 @@ def resolve_pretrained(ref: str, key: str | None = None) -> Pretrained:
             f"pretrained_weights not found: {ref}",
             "give a .graft/.safetensors/.pth file, catalog:NAME or torchvision:NAME",
         )
-    from graft import archive
+    from graft import api, archive
 
     if path.suffix == ".graft" or archive.is_encrypted(path):
-        tensors, manifest = archive.load(path, key=key)
+        tensors, manifest = api.read(path, key=key)
         return Pretrained(tensors, manifest, str(path))
     return Pretrained(_raw_file(path), None, str(path))
 
@@ -118,25 +145,76 @@ def _strip(name: str) -> str:
     return name
 
 
-def load_matching(net: nn.Module, state_dict: dict[str, torch.Tensor]) -> LoadReport:
-    """Copy every tensor whose name and shape match; report what was skipped (e.g. the head)."""
+BACKBONE = "backbone"  # graft's networks with heads on a backbone keep it under this name
+MIN_FILLED = 0.9  # of the backbone's tensors, or the weights are for another network
+
+
+def _under(name: str, module: str) -> bool:
+    return not module or name == module or name.startswith(module + ".")
+
+
+def _alignments(names: list[str], backbone: str) -> list[tuple[str, dict[str, str]]]:
+    """Ways a source's names may line up with the network's: network name -> source name.
+
+    The source is either a whole network like this one (names as they are), or a network
+    whose backbone sits at its top level (torchvision's, a classification model) or under
+    ``backbone.`` (graft's dense-task models: bpnet); only the backbone's tensors map then.
+    """
+    prefix = backbone + "." if backbone else ""
+    found = [("names as they are", {n: n for n in names})]
+    for src_prefix in ("", BACKBONE + "."):
+        if src_prefix == prefix:
+            continue
+        mapping = {n: src_prefix + n[len(prefix):] for n in names if _under(n, backbone)}
+        found.append((f"source {src_prefix}* -> {prefix}*", mapping))
+    return found
+
+
+def load_matching(net: nn.Module, state_dict: dict[str, torch.Tensor], *, backbone: str = "",
+                  head: str | None = None, source: str = "") -> LoadReport:
+    """Copy every tensor whose name and shape match; report what was filled and from where.
+
+    ``backbone``: the submodule pretrained weights are meant for ("" = the whole network);
+    ``head``: a submodule they need not fill (a classifier for other classes). The names line
+    up as :func:`_alignments` tries them; the one filling the most backbone tensors wins.
+    Fails when it fills under 90 % of the backbone's tensors (BN batch counters aside:
+    torchvision's older weight files do not have them).
+    """
     own = net.state_dict()
     incoming = {_strip(k): v for k, v in state_dict.items()}
-    report = LoadReport()
+    required = [n for n in own if _under(n, backbone) and not (head and _under(n, head))
+                and not n.endswith("num_batches_tracked")]
+
+    def fits(name: str, src: str | None) -> bool:
+        return src in incoming and tuple(incoming[src].shape) == tuple(own[name].shape)
+
+    def score(mapping: dict[str, str]) -> tuple[int, int]:
+        hits = {n for n, src in mapping.items() if fits(n, src)}
+        return sum(1 for n in required if n in hits), len(hits)
+
+    renamed, mapping = max(_alignments(list(own), backbone), key=lambda a: score(a[1]))
+    report = LoadReport(required=required, renamed=renamed)
     matched: dict[str, torch.Tensor] = {}
-    for name, tensor in own.items():
-        src = incoming.get(name)
-        if src is None:
-            report.missing.append(name)
-        elif tuple(src.shape) != tuple(tensor.shape):
+    for name in own:
+        src = mapping.get(name)
+        if fits(name, src):
+            matched[name] = incoming[src]
+            report.loaded.append(name)
+        elif src in incoming:
             report.skipped_shape.append(name)
         else:
-            matched[name] = src
-            report.loaded.append(name)
-    if not matched:
+            report.missing.append(name)
+    used = {mapping[n] for n in matched}
+    report.unused = [k for k in incoming if k not in used]
+    unfilled = [n for n in required if n not in matched]
+    if len(required) - len(unfilled) < MIN_FILLED * len(required):
+        what = backbone or (f"the network (its {head} aside)" if head else "the network")
         raise UserError(
-            "no pretrained tensor matches the network",
-            "check that pretrained_weights belongs to the same architecture",
+            f"pretrained weights{' ' + source if source else ''} fill only "
+            f"{len(required) - len(unfilled)} of the {len(required)} tensors of {what}; "
+            f"nothing fits {', '.join(unfilled[:3])}",
+            "pretrained_weights must hold the same backbone: torchvision's weights of that "
+            "network, or a graft model built on it",
         )
     net.load_state_dict(matched, strict=False)
     return report

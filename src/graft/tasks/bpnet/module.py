@@ -121,10 +121,8 @@ def build_network(spec: ModelSpec, pose: PoseConfig, key: str | None = None
     else:
         net = build_model(arch)
     if pretrained is not None:
-        if pretrained.source.startswith("torchvision:"):
-            report = load_matching(net.backbone, pretrained.state_dict)
-        else:
-            report = load_matching(net, pretrained.state_dict)
+        report = load_matching(net, pretrained.state_dict, backbone="backbone",
+                               source=pretrained.source)
         console.print(f"pretrained weights from {pretrained.source}: {report.summary()}")
     return net, arch
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from graft.engine.weights import load_matching, resolve_pretrained
 from graft.errors import UserError
-from graft.nn.backbones import build_classifier, freeze_blocks
+from graft.nn.backbones import build_classifier, classifier_name, freeze_blocks
 from graft.nn.surgery import apply_layer_shapes
 from graft.tasks.classification.spec import ModelSpec
 
@@ -52,7 +52,8 @@ def build_network(
     else:
         net = build_from_architecture(arch)
     if pretrained is not None:
-        report = load_matching(net, pretrained.state_dict)
+        report = load_matching(net, pretrained.state_dict, head=classifier_name(arch["arch"]),
+                               source=pretrained.source)
         console.print(f"pretrained weights from {pretrained.source}: {report.summary()}")
     if spec.freeze_blocks:
         freeze_blocks(net, spec.arch, spec.freeze_blocks)
