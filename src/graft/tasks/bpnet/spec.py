@@ -55,8 +55,11 @@ class ModelSpec(StrictModel):
         7, description="kernel of the refinement stages' trunk convs; 7 is BodyPoseNet's, 3 "
         "trains about twice as fast on small inputs with a smaller receptive field")
     pretrained_weights: str | None = Field(
-        None, description="a .graft file, catalog:NAME, a .safetensors/.pth state dict or "
-        "torchvision:NAME (backbone only); tensors are matched by name and shape")
+        None, description="a .graft file (a bpnet model, or another task's model of the same "
+        "backbone, e.g. a classification resnet18), catalog:NAME, a .safetensors/.pth state "
+        "dict or torchvision:NAME (vgg19 takes torchvision:vgg19_bn, the others their own "
+        "name); tensors are matched by name and shape, and at least 90 % of the backbone's "
+        "must be filled")
     load_graph: bool = Field(False, description="take the architecture (e.g. pruned channel "
                              "counts) from the pretrained .graft file (retraining after prune)")
 
