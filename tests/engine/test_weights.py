@@ -71,7 +71,8 @@ def test_under_90_percent_filled_fails_with_one_line_naming_the_tensors():
         load_matching(build_classifier("resnet18", 3), source, head="fc", source="r18.pth")
     message = str(err.value)
     assert "\n" not in message
-    assert "pretrained weights r18.pth fill only 75 of the 100 tensors of the network (its fc aside)" in message
+    assert ("pretrained weights r18.pth fill only 75 of the 100 tensors of the network "
+            "(its fc aside)") in message
     assert "nothing fits layer4.0.conv1.weight, layer4.0.bn1.weight, layer4.0.bn1.bias" in message
 
 
