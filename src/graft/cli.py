@@ -101,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
     try:
         _mount()
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C in a command into this exit code itself
+            raise KeyboardInterrupt
+        if isinstance(code, int):
+            return code
     except UserError as exc:
         err_console.print(f"[bold red]error:[/] {one_line(exc)}", highlight=False, soft_wrap=True)
         return exc.exit_code
