@@ -64,8 +64,13 @@ def encode(
     manifest["content_hash"] = content_hash(tensors)
     manifest["encrypted"] = bool(key)
     plain = st_save(tensors, metadata={MANIFEST_KEY: json.dumps(manifest)})
-    if not key:
-        return plain
+    return encrypt_bytes(plain, key) if key else plain
+
+
+def encrypt_bytes(plain: bytes, key: str) -> bytes:
+    """``plain`` sealed with AES-256-GCM under a scrypt-derived key, in the encrypted ``.graft``
+    layout (magic, header line, ciphertext); :func:`decrypt_bytes` reverses it. Training
+    checkpoints use it too, so one scheme protects everything a key is given for."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     salt, nonce = os.urandom(16), os.urandom(12)
@@ -90,6 +95,11 @@ def save(
     data = encode(state_dict, manifest, key)
     write_bytes(path, data)
     return _manifest_from_plain(_decrypt(data, key, Path(path)) if key else data, Path(path))
+
+
+def decrypt_bytes(data: bytes, key: str | None, path: str | Path) -> bytes:
+    """The plain bytes of an encrypted file's content; one-line errors name ``path``."""
+    return _decrypt(data, key, Path(path))
 
 
 def _decrypt(data: bytes, key: str | None, path: Path) -> bytes:

@@ -69,7 +69,12 @@ class TrainerSpec(StrictModel):
     """Training loop settings."""
 
     epochs: int = Field(10, ge=1)
-    checkpoint_interval: int = Field(1, ge=1, description="epochs between checkpoints")
+    checkpoint_interval: int = Field(
+        1, ge=1, description="epochs between kept epoch=NNN.ckpt checkpoints (last.ckpt, the "
+        "resume point, is written after every epoch)")
+    keep_checkpoints: int = Field(
+        2, ge=-1, description="how many of the most recent epoch=NNN.ckpt to keep besides "
+        "best.ckpt and last.ckpt; 0 keeps none, -1 keeps all")
     validation_interval: int = Field(1, ge=1, description="epochs between validations")
     seed: int = 42
     precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = Field(
@@ -81,5 +86,9 @@ class TrainerSpec(StrictModel):
     channels_last: bool | Literal["auto"] = Field(
         "auto", description="auto: channels_last on GPUs (faster convs there), NCHW on CPUs "
         "(oneDNN's NCHW convs measured 15-35 % faster on an AVX2 CPU)")
-    compile: bool = Field(False, description="torch.compile the network (GPU)")
+    compile: bool = Field(False, description="torch.compile the network before training "
+                          "(compiling takes minutes on CPUs; pays off on GPUs)")
+    compile_backend: Literal["inductor", "cudagraphs", "aot_eager", "eager"] = Field(
+        "inductor", description="torch.compile backend; aot_eager and eager generate no code "
+        "(for debugging a compile problem)")
     log_every_n_steps: int = Field(10, ge=1)
