@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from graft.data.preprocess import normalization_for, normalize
-from graft.engine.fit import fit
+from graft.engine.fit import Launch, fit
 from graft.nn.backbones import build_classifier
 from graft.tasks.classification.module import ClassificationModule
 from graft.tasks.classification.spec import ClassificationSpec
@@ -152,8 +152,9 @@ def graft_loop(args, loader: DataLoader, results: Path) -> float:
 
     engine_fit.L.Trainer = trainer_with_timer
     try:
-        fit(module, FixedData(loader), trainer=spec.trainer, results_dir=results, spec=spec,
-            accelerator="gpu" if args.device == "cuda" else "cpu", progress=False)
+        fit(module, FixedData(loader), trainer=spec.trainer, results_dir=results,
+            monitor="val/acc", mode="max", validates=False,
+            launch=Launch(accelerator="gpu" if args.device == "cuda" else "cpu", progress=False))
     finally:
         engine_fit.L.Trainer = original
     return timer.rate

@@ -39,5 +39,6 @@ OVERRIDES: list[str] = typer.Option(
 )
 ACCELERATOR: str = typer.Option("auto", "--accelerator", help="auto | gpu | cpu")
 FORCE: bool = typer.Option(
-    False, "--force", help="Discard checkpoints in the results dir and train from scratch."
+    False, "--force", help="Replace the run in the results dir and train from scratch (the old "
+    "run waits in RESULTS/.previous until the new one writes its first checkpoint)."
 )

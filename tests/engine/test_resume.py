@@ -1,4 +1,5 @@
-"""Kill a training run mid-way, rerun the same command: it resumes and ends at the same epoch."""
+"""Ctrl-C a training run mid-way: it says "interrupted" and exits 130 like every command, records
+the interrupt, and the same command resumes from its last checkpoint and ends at the same epoch."""
 
 import json
 import os
@@ -28,19 +29,25 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path: Path, shapes_dir: Pat
         "classification", "train", "-e", str(spec), "-r", str(results), "--accelerator", "cpu"
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
     target = results / "checkpoints" / "epoch=001.ckpt"
     deadline = time.time() + 240
     while not target.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     assert target.exists(), "training never reached its second checkpoint"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == "interrupted"
+    assert "rerun the same command to resume" in out
     assert not (results / "model.graft").exists()
-    assert json.loads((results / "run.json").read_text())["status"] == "running"
+    assert json.loads((results / "run.json").read_text())["status"] == "interrupted"
 
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert f"resuming {results} after epoch " in done.stdout
+    assert "(the last run was interrupted)" in done.stdout
     state = json.loads((results / "run.json").read_text())
     assert state["status"] == "finished" and state["epochs"] == 6
     rows = [json.loads(r) for r in (results / "metrics.jsonl").read_text().splitlines()]

@@ -1,9 +1,8 @@
-"""Callbacks: atomic checkpoints, RNG state in checkpoints, and metrics as JSON lines."""
+"""Callbacks: RNG state in checkpoints, metrics as JSON lines, the exception that ended a fit."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -11,26 +10,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-
-
-class AtomicModelCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint that writes to a temporary file and renames it, so a run killed while
-    saving never leaves a truncated ``last.ckpt`` that would break the resume."""
-
-    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
-        tmp = f"{filepath}.tmp"
-        trainer.save_checkpoint(tmp, self.save_weights_only)
-        if trainer.is_global_zero and os.path.exists(tmp):
-            os.replace(tmp, filepath)
-        trainer.strategy.barrier("atomic_checkpoint")
-        self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath
-        if trainer.is_global_zero:
-            from weakref import proxy
-
-            for logger in trainer.loggers:
-                logger.after_save_checkpoint(proxy(self))
+from lightning.pytorch.callbacks import Callback
 
 
 class RngStateCallback(Callback):
@@ -85,3 +65,15 @@ class JsonlMetricsLogger(Callback):
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._write(trainer, "val")
+
+
+class ExceptionRecorder(Callback):
+    """Keeps the exception that ended a fit: Lightning turns Ctrl-C into ``sys.exit(1)``, so this
+    is the only way to tell an interrupt from a failure afterwards."""
+
+    def __init__(self) -> None:
+        self.exception: BaseException | None = None
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                     exception: BaseException) -> None:
+        self.exception = exception

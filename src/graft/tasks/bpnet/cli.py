@@ -77,17 +77,10 @@ def train(spec: Path = SPEC, results_dir: Path = RESULTS, key: str | None = KEY,
     """
     from graft.tasks.bpnet.module import train as run
 
-    s = run(spec, results_dir, key=key, gpus=gpus, num_nodes=num_nodes, overrides=overrides,
-            accelerator=accelerator, force=force)
-    score = f"{s['best_score']:.4f}" if s["best_score"] is not None else "n/a"
-    if s["already_finished"]:
-        console.print(f"{results_dir} already holds a finished run (best {s['monitor']} "
-                      f"{score}); model: {s['model']}. Use --force to retrain.")
-        return
-    if "params" in s:
-        console.print(f"[green]done[/]: best {s['monitor']} {score} after {s['epochs']} epochs "
-                      f"({s['train_seconds']} s, {s['params']:,} parameters); model: "
-                      f"{s['model']}")
+    summary = run(spec, results_dir, key=key, gpus=gpus, num_nodes=num_nodes,
+                  overrides=overrides, accelerator=accelerator, force=force)
+    for line in summary.lines():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def evaluate(

@@ -9,14 +9,14 @@ the maps inference uses.
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from rich.console import Console
-from torch import nn
 
+from graft.engine.driver import Monitor, TrainOptions, TrainParts, TrainSummary, run_training
 from graft.engine.module import GraftModule
 from graft.errors import UserError
 from graft.tasks.bpnet.model import BpNetLite, architecture_dict, build_model
@@ -152,46 +152,41 @@ def manifest_for(spec: BpnetTrainSpec, arch: dict[str, Any], pose: PoseConfig,
     }
 
 
+@dataclass
+class BpnetTraining:
+    """The bpnet task's side of the engine's train driver."""
+
+    spec: BpnetTrainSpec
+    task: str = "bpnet"
+
+    def build(self, key: str | None) -> TrainParts:
+        from graft.tasks.bpnet.data import BpnetDataModule
+
+        spec = self.spec
+        data = BpnetDataModule(spec.dataloader)
+        pose = data.pose_config
+        net, arch = build_network(spec.model, pose, key)
+        return TrainParts(
+            module=BpnetModule(net, spec), data=data, validates=data.has_val,
+            monitor=Monitor("val/loss", "min"),
+            manifest=lambda metrics: manifest_for(spec, arch, pose, metrics))
+
+
 def train(spec_file: str | Path | None, results_dir: str | Path, *, key: str | None = None,
           gpus: int = 1, num_nodes: int = 1, overrides: list[str] | None = None,
           accelerator: str = "auto", force: bool = False, progress: bool = True,
-          spec: BpnetTrainSpec | None = None) -> dict[str, Any]:
-    """Train (or resume) and write ``RESULTS_DIR/model.graft``; returns a summary dict.
+          spec: BpnetTrainSpec | None = None) -> TrainSummary:
+    """Train (or resume) and write ``RESULTS_DIR/model.graft``.
 
     Relative data paths in the spec are taken relative to the spec file's folder. The resolved
     spec is saved as ``RESULTS_DIR/spec.yaml`` by the engine.
     """
-    from graft.api import GraftModel
-    from graft.engine.fit import fit, load_checkpoint_weights
+    from graft.engine.fit import Launch
     from graft.spec import load_spec
-    from graft.tasks.bpnet.data import BpnetDataModule
 
     spec = spec or load_spec(spec_file, BpnetTrainSpec, overrides)
     base = Path(spec_file).resolve().parent if spec_file else Path.cwd()
     spec = spec.model_copy(update={"dataloader": spec.dataloader.resolve_paths(base)})
-    results_dir = Path(results_dir)
-    data = BpnetDataModule(spec.dataloader)
-    pose = data.pose_config
-    net, arch = build_network(spec.model, pose, key)
-    module = BpnetModule(net, spec)
-    monitor = "val/loss" if data.has_val else "train/loss"
-    start = time.perf_counter()
-    result = fit(module, data, trainer=spec.trainer, results_dir=results_dir, spec=spec,
-                 gpus=gpus, num_nodes=num_nodes, accelerator=accelerator, monitor=monitor,
-                 mode="min", force=force, progress=progress)
-    model_path = results_dir / "model.graft"
-    summary: dict[str, Any] = {
-        "results_dir": str(results_dir), "model": str(model_path), "resumed": result.resumed,
-        "already_finished": result.already_finished, "epochs": result.epochs,
-        "monitor": monitor, "best_score": result.best_score,
-        "train_seconds": round(time.perf_counter() - start, 1)}
-    if result.already_finished or not result.is_main:
-        return summary
-    ckpt = result.best_checkpoint or result.last_checkpoint
-    load_checkpoint_weights(module, ckpt)
-    metrics = {monitor: result.best_score, "epochs": result.epochs}
-    net_fp32: nn.Module = module.net.float().to(memory_format=torch.contiguous_format)
-    model = GraftModel(net_fp32, manifest_for(spec, arch, pose, metrics))
-    model.save(model_path, key=key)
-    summary["params"] = model.num_params
-    return summary
+    launch = Launch(accelerator=accelerator, gpus=gpus, num_nodes=num_nodes, progress=progress)
+    return run_training(BpnetTraining(spec), results_dir,
+                        TrainOptions(key=key, force=force, launch=launch))

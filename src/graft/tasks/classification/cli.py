@@ -44,7 +44,7 @@ def build_app() -> typer.Typer:
         """
         from graft.tasks.classification.train import train as run
 
-        s = run(
+        summary = run(
             spec,
             results_dir,
             key=key,
@@ -54,18 +54,8 @@ def build_app() -> typer.Typer:
             accelerator=accelerator,
             force=force,
         )
-        if s["already_finished"]:
-            console.print(
-                f"{results_dir} already holds a finished run (val_acc "
-                f"{s['val_acc']}); model: {s['model']}. Use --force to retrain."
-            )
-            return
-        if "params" in s:
-            acc = f"{s['val_acc']:.4f}" if s["val_acc"] is not None else "n/a"
-            console.print(
-                f"[green]done[/]: best val_acc {acc} after {s['epochs']} epochs "
-                f"({s['train_seconds']} s); model: {s['model']}"
-            )
+        for line in summary.lines():
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     @app.command()
     def evaluate(

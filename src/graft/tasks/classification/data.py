@@ -68,8 +68,9 @@ class ClassificationData(L.LightningDataModule):
         self.train_set = image_folder(
             spec.train_dir, train_transform(input_size, spec.augmentation), "train"
         )
-        self.val_set = image_folder(spec.val_dir, eval_transform(input_size), "val")
-        if self.train_set.classes != self.val_set.classes:
+        self.val_set = (image_folder(spec.val_dir, eval_transform(input_size), "val")
+                        if spec.val_dir is not None else None)
+        if self.val_set is not None and self.train_set.classes != self.val_set.classes:
             only = sorted(set(self.train_set.classes) ^ set(self.val_set.classes))
             raise UserError(
                 f"train and val class directories differ ({only})",
@@ -96,5 +97,5 @@ class ClassificationData(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, False)
+    def val_dataloader(self) -> DataLoader | list:
+        return self._loader(self.val_set, False) if self.val_set is not None else []

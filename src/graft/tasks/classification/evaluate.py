@@ -35,6 +35,9 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate on ``data.val_dir`` of the spec; writes JSON/CSV/PNG when ``results_dir`` is set."""
     spec = load_spec(spec_file, ClassificationSpec, overrides)
+    if spec.data.val_dir is None:
+        raise UserError(f"{spec_file or 'the spec'} has no data.val_dir to evaluate on",
+                        "set data.val_dir (or --set data.val_dir=DIR)")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     clf = load_classifier(model_path, key, device)
     ds = image_folder(spec.data.val_dir, eval_transform(clf.input_size), "val")

@@ -62,7 +62,9 @@ class AugmentationSpec(StrictModel):
 
 class DataSpec(StrictModel):
     train_dir: str = Field(description="ImageFolder root: one sub-directory per class")
-    val_dir: str
+    val_dir: str | None = Field(
+        None, description="ImageFolder root with the train classes; without it the run does not "
+        "validate and keeps its last epoch's model")
     batch_size: int = Field(64, ge=1, description="per GPU / process")
     workers: int = Field(4, ge=0)
     preprocess_mode: PreprocessMode = "torch"

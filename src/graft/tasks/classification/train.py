@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graft.api import GraftModel
-from graft.data.preprocess import normalization_for
-from graft.engine.fit import fit, load_checkpoint_weights
+from graft.engine.driver import Monitor, TrainOptions, TrainParts, TrainSummary, run_training
 from graft.spec import load_spec
-from graft.tasks.classification.data import ClassificationData
-from graft.tasks.classification.model import build_network
-from graft.tasks.classification.module import ClassificationModule
 from graft.tasks.classification.spec import ClassificationSpec
 
 
@@ -40,6 +35,38 @@ def manifest_for(
     }
 
 
+@dataclass
+class ClassificationTraining:
+    """The classification task's side of the engine's train driver."""
+
+    spec: ClassificationSpec
+    task: str = "classification"
+
+    def build(self, key: str | None) -> TrainParts:
+        from graft.data.preprocess import normalization_for
+        from graft.tasks.classification.data import ClassificationData
+        from graft.tasks.classification.model import build_network
+        from graft.tasks.classification.module import ClassificationModule
+
+        spec = self.spec
+        data = ClassificationData(spec.data, spec.model.input_size)
+        net, arch = build_network(spec.model, data.classes, key)
+        if spec.model.enable_qat:
+            from graft.optimize.quantize import prepare_qat
+
+            net = prepare_qat(net)
+            arch["qat"] = True
+        normalization = normalization_for(spec.data.preprocess_mode)
+        return TrainParts(
+            module=ClassificationModule(net, spec, normalization),
+            data=data,
+            validates=data.val_set is not None,
+            monitor=Monitor("val/acc", "max"),
+            manifest=lambda metrics: manifest_for(spec, arch, data.classes, normalization,
+                                                  metrics),
+        )
+
+
 def train(
     spec_file: str | Path | None,
     results_dir: str | Path,
@@ -52,53 +79,11 @@ def train(
     force: bool = False,
     progress: bool = True,
     spec: ClassificationSpec | None = None,
-) -> dict[str, Any]:
-    """Train (or resume) and write ``RESULTS_DIR/model.graft``; returns a summary dict."""
-    spec = spec or load_spec(spec_file, ClassificationSpec, overrides)
-    results_dir = Path(results_dir)
-    data = ClassificationData(spec.data, spec.model.input_size)
-    net, arch = build_network(spec.model, data.classes, key)
-    if spec.model.enable_qat:
-        from graft.optimize.quantize import prepare_qat
+) -> TrainSummary:
+    """Train (or resume) and write ``RESULTS_DIR/model.graft``."""
+    from graft.engine.fit import Launch
 
-        net = prepare_qat(net)
-        arch["qat"] = True
-    normalization = normalization_for(spec.data.preprocess_mode)
-    module = ClassificationModule(net, spec, normalization)
-    start = time.perf_counter()
-    result = fit(
-        module,
-        data,
-        trainer=spec.trainer,
-        results_dir=results_dir,
-        spec=spec,
-        gpus=gpus,
-        num_nodes=num_nodes,
-        accelerator=accelerator,
-        monitor="val/acc",
-        mode="max",
-        force=force,
-        progress=progress,
-    )
-    model_path = results_dir / "model.graft"
-    summary = {
-        "results_dir": str(results_dir),
-        "model": str(model_path),
-        "classes": data.classes,
-        "resumed": result.resumed,
-        "already_finished": result.already_finished,
-        "epochs": result.epochs,
-        "val_acc": result.best_score,
-        "train_seconds": round(time.perf_counter() - start, 1),
-    }
-    if result.already_finished or not result.is_main:
-        return summary
-    ckpt = result.best_checkpoint or result.last_checkpoint
-    load_checkpoint_weights(module, ckpt)
-    metrics = {"val_acc": result.best_score, "epochs": result.epochs}
-    model = GraftModel(
-        module.net.float(), manifest_for(spec, arch, data.classes, normalization, metrics)
-    )
-    model.save(model_path, key=key)
-    summary["params"] = model.num_params
-    return summary
+    spec = spec or load_spec(spec_file, ClassificationSpec, overrides)
+    launch = Launch(accelerator=accelerator, gpus=gpus, num_nodes=num_nodes, progress=progress)
+    return run_training(ClassificationTraining(spec), results_dir,
+                        TrainOptions(key=key, force=force, launch=launch))
