@@ -48,3 +48,17 @@ def spec_file(tmp_path: Path, shapes_dir: Path) -> Path:
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(classification_spec_dict(shapes_dir)))
     return path
+
+
+def assert_seeded_runs_match(train, spec: Path, root: Path) -> None:
+    """Train twice from the same spec on the CPU: the two models must be bit-identical."""
+    from graft.api import load
+
+    models = []
+    for name in ("a", "b"):
+        train(spec, root / name, accelerator="cpu", progress=False)
+        models.append(load(root / name / "model.graft").module.state_dict())
+    first, second = models
+    assert first.keys() == second.keys()
+    for key, tensor in first.items():
+        assert tensor.equal(second[key]), key

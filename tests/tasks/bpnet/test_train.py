@@ -12,6 +12,7 @@ import yaml
 from graft.api import load
 from graft.cli import main
 from graft.tasks.bpnet.module import train
+from tests.conftest import assert_seeded_runs_match
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +40,7 @@ def write_spec(folder: Path, dataset_spec: Path) -> Path:
 
 def test_the_same_seed_gives_the_same_model(tmp_path: Path, data: Path) -> None:
     spec = write_spec(tmp_path, data / "dataset_spec.json")
-    models = []
-    for name in ("a", "b"):
-        train(spec, tmp_path / name, accelerator="cpu", progress=False)
-        models.append(load(tmp_path / name / "model.graft").module.state_dict())
-    assert models[0].keys() == models[1].keys()
-    for key, tensor in models[0].items():
-        assert tensor.equal(models[1][key]), key
+    assert_seeded_runs_match(train, spec, tmp_path)
 
 
 def test_a_run_without_test_data_ends_with_its_last_model(tmp_path: Path, data: Path) -> None:

@@ -9,19 +9,13 @@ import yaml
 
 from graft.api import load
 from graft.tasks.classification.train import train
-from tests.conftest import classification_spec_dict
+from tests.conftest import assert_seeded_runs_match, classification_spec_dict
 
 
 def test_the_same_seed_gives_the_same_model(tmp_path: Path, shapes_dir: Path) -> None:
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(classification_spec_dict(shapes_dir, epochs=1)))
-    models = []
-    for name in ("a", "b"):
-        train(spec, tmp_path / name, accelerator="cpu", progress=False)
-        models.append(load(tmp_path / name / "model.graft").module.state_dict())
-    assert models[0].keys() == models[1].keys()
-    for key, tensor in models[0].items():
-        assert tensor.equal(models[1][key]), key
+    assert_seeded_runs_match(train, spec, tmp_path)
 
 
 def test_a_run_without_validation_ends_with_its_last_model(tmp_path: Path,
