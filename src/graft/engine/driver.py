@@ -31,7 +31,14 @@ from pydantic import BaseModel
 
 from graft.engine.checkpoints import load_checkpoint_weights
 from graft.engine.config import TrainerSpec
-from graft.engine.fit import FitResult, Interrupted, Launch, fit, is_launcher_rank
+from graft.engine.fit import (
+    FitResult,
+    Interrupted,
+    Launch,
+    fit,
+    is_launcher_rank,
+    resolve_accelerator,
+)
 from graft.engine.module import GraftModule
 from graft.engine.rundir import RunDir, Start
 from graft.errors import UserError
@@ -145,8 +152,6 @@ def run_training(recipe: TrainingRecipe, results_dir: str | Path,
     """Train (or resume, or finish) ``recipe`` into ``results_dir``; see the module docstring."""
     results = Path(results_dir)
     trainer = _trainer_spec(recipe.spec)
-    from graft.engine.fit import resolve_accelerator
-
     resolve_accelerator(options.launch.accelerator, options.launch.gpus)  # before any writes
     L.seed_everything(trainer.seed, workers=True, verbose=False)
     if not is_launcher_rank():  # a DDP process Lightning or torchrun started: train, nothing else
@@ -169,14 +174,22 @@ def run_training(recipe: TrainingRecipe, results_dir: str | Path,
         try:
             return _train_and_save(recipe, run, start, trainer, options, summary)
         except (KeyboardInterrupt, Interrupted) as exc:
-            restored = run.stopped("interrupted", None)
+            restored = _record_stop(run, "interrupted", None)
             options.notify(_stop_note(run, restored, str(exc) or "Ctrl-C"))
             raise Interrupted(str(exc)) from None
         except BaseException as exc:
-            restored = run.stopped("failed", _error_line(exc))
+            restored = _record_stop(run, "failed", _error_line(exc))
             if restored:
                 options.notify(f"the earlier run in {results} was restored")
             raise
+
+
+def _record_stop(run: RunDir, status: Literal["failed", "interrupted"], error: str | None) -> bool:
+    """Record how the run ended; a full disk here must not hide the error that stopped it."""
+    try:
+        return run.stopped(status, error)
+    except OSError:
+        return False
 
 
 def _stop_note(run: RunDir, restored: bool, how: str) -> str:

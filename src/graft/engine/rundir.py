@@ -145,11 +145,12 @@ class RunDir:
         return self.ckpt_dir.is_dir() and any(self.ckpt_dir.glob("*.ckpt"))
 
     def model_intact(self, state: dict[str, Any]) -> bool:
-        """The model file exists and is the one this run wrote (legacy records: exists)."""
+        """The model file exists and is the one this run wrote (legacy records, or checkpoints
+        deleted to save space: it exists)."""
         if not self.model_path.is_file():
             return False
         sha = state.get("model_sha256")
-        return sha is None or file_sha256(self.model_path) == sha
+        return sha is None or not self.has_checkpoint() or file_sha256(self.model_path) == sha
 
     # -- starting a run -----------------------------------------------------------------
     def begin(self, task: str, spec: BaseModel, force: bool) -> Start:
