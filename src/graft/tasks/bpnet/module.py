@@ -16,7 +16,14 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from graft.engine.driver import Monitor, TrainOptions, TrainParts, TrainSummary, run_training
+from graft.engine.driver import (
+    Launch,
+    Monitor,
+    TrainOptions,
+    TrainParts,
+    TrainSummary,
+    run_training,
+)
 from graft.engine.module import GraftModule
 from graft.errors import UserError
 from graft.tasks.bpnet.model import BpNetLite, architecture_dict, build_model
@@ -181,7 +188,6 @@ def train(spec_file: str | Path | None, results_dir: str | Path, *, key: str | N
     Relative data paths in the spec are taken relative to the spec file's folder. The resolved
     spec is saved as ``RESULTS_DIR/spec.yaml`` by the engine.
     """
-    from graft.engine.fit import Launch
     from graft.spec import load_spec
 
     spec = spec or load_spec(spec_file, BpnetTrainSpec, overrides)

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graft.engine.driver import Monitor, TrainOptions, TrainParts, TrainSummary, run_training
+from graft.engine.driver import (
+    Launch,
+    Monitor,
+    TrainOptions,
+    TrainParts,
+    TrainSummary,
+    run_training,
+)
 from graft.spec import load_spec
 from graft.tasks.classification.spec import ClassificationSpec
 
@@ -81,7 +88,6 @@ def train(
     spec: ClassificationSpec | None = None,
 ) -> TrainSummary:
     """Train (or resume) and write ``RESULTS_DIR/model.graft``."""
-    from graft.engine.fit import Launch
 
     spec = spec or load_spec(spec_file, ClassificationSpec, overrides)
     launch = Launch(accelerator=accelerator, gpus=gpus, num_nodes=num_nodes, progress=progress)
