@@ -91,7 +91,7 @@ def train_pose(a: argparse.Namespace, data_dir: Path, name: str,
                       data_dir / "dataset_spec.json", results_dir=work / "eval")
     metrics = result["metrics"]
     return {"AP": round(float(metrics["AP"]), 4), "AP50": round(float(metrics["AP50"]), 4),
-            "train_seconds": summary["train_seconds"], "epochs": a.epochs,
+            "train_seconds": summary.train_seconds, "epochs": a.epochs,
             "pretrained_weights": str(pretrained) if pretrained else None,
             "model": str(work / "train" / "model.graft")}
 
