@@ -63,17 +63,11 @@ class TrainParts:
     manifest: Callable[[dict[str, Any]], dict[str, Any]]  # training metrics -> .graft manifest
 
 
-class TrainSpec(Protocol):
-    """A task's training spec: a pydantic model with the shared ``trainer`` section."""
-
-    trainer: TrainerSpec
-
-
 class TrainingRecipe(Protocol):
     """A task's side of ``graft TASK train``."""
 
     task: str  # the task's registry name, recorded in run.json
-    spec: BaseModel  # validated, with relative paths resolved; must satisfy TrainSpec
+    spec: BaseModel  # validated, paths resolved, with a ``trainer: TrainerSpec`` section
 
     def build(self, key: str | None) -> TrainParts:
         """Data, network and module; called after seeding, so initial weights are seeded."""
