@@ -88,7 +88,6 @@ def train(
     spec: ClassificationSpec | None = None,
 ) -> TrainSummary:
     """Train (or resume) and write ``RESULTS_DIR/model.graft``."""
-
     spec = spec or load_spec(spec_file, ClassificationSpec, overrides)
     launch = Launch(accelerator=accelerator, gpus=gpus, num_nodes=num_nodes, progress=progress)
     return run_training(ClassificationTraining(spec), results_dir,
