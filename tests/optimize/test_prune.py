@@ -14,6 +14,7 @@ from graft.optimize.prune import (
     PruneOptions,
     filter_norms,
     merge_scores,
+    normalize_scores,
     num_retained,
     prune_module,
     retained_indices,
@@ -64,6 +65,79 @@ def test_filter_norms_follow_the_output_filters() -> None:
     w = deconv.weight.detach().double()
     manual = [w[g * 2:(g + 1) * 2, j].norm() for g in range(2) for j in range(3)]
     assert filter_norms(deconv).tolist() == pytest.approx([float(v) for v in manual])
+
+
+def test_normalizers_are_tlts_normalize_stat() -> None:
+    """TLT: max -> s / max(s); L2 -> s / sqrt(sum(s^2)) * len(s); off -> s."""
+    s = _scores(3.0, 4.0, 0.0, 12.0)  # ||s|| = 13, len 4
+    assert normalize_scores(s, "max").tolist() == pytest.approx([0.25, 1 / 3, 0.0, 1.0])
+    assert normalize_scores(s, "L2").tolist() == pytest.approx([12 / 13, 16 / 13, 0.0, 48 / 13])
+    assert normalize_scores(s, "off").tolist() == [3.0, 4.0, 0.0, 12.0]
+    assert normalize_scores(torch.zeros(3, dtype=torch.float64), "L2").tolist() == [0, 0, 0]
+
+
+class _OneByOne(nn.Module):
+    """conv (4 -> 4 filters, 1x1) -> [depthwise 3x3] -> output conv (4 -> 2), explicit weights:
+    filter i of ``conv`` has one weight, norms[i], on input channel i (which names it after
+    pruning); channel i of ``dw`` has one weight, dw_norms[i]."""
+
+    def __init__(self, norms: list[float], dw_norms: list[float] | None = None) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 1, bias=False)
+        self.dw = nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False) if dw_norms else None
+        self.out = nn.Conv2d(4, 2, 1)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.weight[:, :, 0, 0] = torch.diag(torch.tensor(norms))
+            if self.dw is not None:
+                self.dw.weight.zero_()
+                self.dw.weight[:, 0, 1, 1] = torch.tensor(dw_norms)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.conv(x))
+        return self.out(x if self.dw is None else torch.relu(self.dw(x)))
+
+
+def _kept(model: _OneByOne, **options) -> list[int]:
+    """Which of the 4 filters survive (named by the input channel their weight sits on)."""
+    opts = PruneOptions(**{"granularity": 1, "min_num_filters": 1, **options})
+    prune_module(model, torch.rand(1, 4, 4, 4), opts, output_layers=[model.out])
+    return [int(w.abs().argmax()) for w in model.conv.weight[:, :, 0, 0]]
+
+
+@pytest.mark.parametrize(("normalizer", "kept"), [
+    # norms [1, 2, 2, 4]: max -> [.25, .5, .5, 1]; L2 (||s|| = 5) -> [.8, 1.6, 1.6, 3.2]; off
+    ("max", [3]), ("L2", [1, 2, 3]), ("off", [0, 1, 2, 3]),
+])
+def test_normalizer_decides_what_a_layer_keeps(normalizer: str, kept: list[int]) -> None:
+    assert _kept(_OneByOne([1.0, 2.0, 2.0, 4.0]), threshold=0.9, normalizer=normalizer) == kept
+
+
+@pytest.mark.parametrize(("eq", "threshold", "kept"), [
+    # conv max-normalized [.25, .5, .5, 1], depthwise [4, 1, 2, 2] -> [1, .25, .5, .5]
+    ("union", 0.6, [0, 3]),  # max: [1, .5, .5, 1]
+    ("intersection", 0.4, [2, 3]),  # min: [.25, .25, .5, .5]
+    ("arithmetic_mean", 0.55, [0, 3]),  # [.625, .375, .5, .75]
+    ("geometric_mean", 0.45, [0, 2, 3]),  # [.5, .354, .5, .707]
+])
+def test_depthwise_conv_is_equalized_with_its_producer_like_tlt(eq: str, threshold: float,
+                                                               kept: list[int]) -> None:
+    model = _OneByOne([1.0, 2.0, 2.0, 4.0], dw_norms=[4.0, 1.0, 2.0, 2.0])
+    assert _kept(model, threshold=threshold, equalization=eq) == kept
+    assert model.dw.in_channels == model.dw.out_channels == model.dw.groups == len(kept)
+
+
+def test_grouped_conv_with_a_depth_multiplier_is_kept_whole() -> None:
+    """TLT refuses depth multipliers above 1; graft keeps those channels instead of breaking."""
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
+                          nn.Conv2d(16, 32, 3, padding=1, groups=16), nn.ReLU(),
+                          nn.Conv2d(32, 2, 1))
+    spread_filter_norms(model)
+    prune_module(model, torch.rand(1, 3, 8, 8), PruneOptions(threshold=0.9, granularity=1,
+                                                             min_num_filters=1),
+                 output_layers=[model[4]])
+    assert (model[0].out_channels, model[2].out_channels) == (16, 32)
+    assert model(torch.rand(1, 3, 8, 8)).shape == (1, 2, 8, 8)
 
 
 def test_bad_options_are_user_errors() -> None:

@@ -1,11 +1,22 @@
 """Structured filter pruning with TLT semantics on Torch-Pruning's dependency graph.
 
-TLT scores each filter by the L2 norm of its kernel, normalized by the largest norm of its layer
-(``-n max``; ``L2`` keeps raw norms), and keeps the filters scoring above ``-pth``: at least
-``-nf`` of them, rounded up to a multiple of ``-pg`` so that the pruned channel counts stay fast
-on tensor cores. Layers whose outputs meet in an element-wise op (residual adds) must keep the
-same channels: they form an equalization group whose per-channel scores are merged by ``-eq``
-(union = max, intersection = min, arithmetic or geometric mean).
+TLT scores each filter by the L2 norm of its kernel, normalized within its layer by one of
+TLT's ``-n`` normalizers (:func:`normalize_scores`: ``max`` divides by the layer's largest
+norm; ``L2`` divides by the L2 norm of the layer's norm vector and multiplies by the number of
+filters; ``off`` keeps raw norms), and keeps the filters scoring above ``-pth``: at least ``-nf``
+of them, rounded up to a multiple of ``-pg`` so that the pruned channel counts stay fast on
+tensor cores. Layers whose outputs meet in an element-wise op
+(residual adds) must keep the same channels: they form an equalization group whose per-channel
+scores are merged by ``-eq`` (union = max, intersection = min, arithmetic or geometric mean).
+
+Depthwise convs, as in TLT, score their own channels (the L2 norm of each channel's kernel,
+normalized like any layer) and are equalized with the layer that produces their input by the
+same ``-eq`` criterion, since both must keep the same channels. TLT merges the two pairwise,
+after any element-wise equalization of the producer; graft merges every score of a coupled
+group at once, which is the same for union and intersection and for a producer that is not in
+an element-wise group, but weighs a depthwise conv equally with each residual branch for the
+two means. TLT supports depth multiplier 1 only (it raises otherwise); graft keeps the channels
+of any other grouped conv, and of the layers coupled to it, unpruned.
 
 Torch-Pruning traces the network and yields one *group* per set of coupled channels, with the
 index mapping through concatenations, flattens and adds already worked out, so any graph a task
@@ -28,12 +39,13 @@ from torch import nn
 from graft.errors import UserError
 from graft.fsutil import atomic_open, write_json
 
-Normalizer = Literal["max", "L2"]
+Normalizer = Literal["max", "L2", "off"]
 Equalization = Literal["union", "intersection", "arithmetic_mean", "geometric_mean"]
-NORMALIZERS: tuple[str, ...] = ("max", "L2")
+NORMALIZERS: tuple[str, ...] = ("max", "L2", "off")
 EQUALIZATIONS: tuple[str, ...] = ("union", "intersection", "arithmetic_mean", "geometric_mean")
 _SCORED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
            nn.ConvTranspose3d, nn.Linear)
+_SCORED_NAMES = frozenset(t.__name__ for t in _SCORED)
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,8 @@ class PruneOptions:
 
     def __post_init__(self) -> None:
         if self.normalizer not in NORMALIZERS:
-            raise UserError(f"unknown normalizer {self.normalizer!r}", "use -n max or -n L2")
+            raise UserError(f"unknown normalizer {self.normalizer!r}",
+                            "use -n max, -n L2 or -n off")
         if self.equalization not in EQUALIZATIONS:
             raise UserError(f"unknown equalization {self.equalization!r}",
                             f"use -eq with one of: {', '.join(EQUALIZATIONS)}")
@@ -87,12 +100,19 @@ class PruneResult:
     def ratio(self) -> float:
         return self.params_after / max(self.params_before, 1)
 
+    @property
+    def layers_pruned(self) -> int:
+        """Conv and linear layers that lost output channels."""
+        return sum(1 for r in self.layers
+                   if r.type in _SCORED_NAMES and r.channels_after < r.channels_before)
+
     def summary(self) -> dict[str, Any]:
         return {
             "options": asdict(self.options),
             "params_before": self.params_before,
             "params_after": self.params_after,
             "ratio": round(self.ratio, 6),
+            "layers_pruned": self.layers_pruned,
             "layers": [asdict(r) for r in self.layers],
             "groups": self.groups,
         }
@@ -113,10 +133,15 @@ def filter_norms(module: nn.Module) -> torch.Tensor:
 
 
 def normalize_scores(norms: torch.Tensor, normalizer: Normalizer) -> torch.Tensor:
-    if normalizer == "L2":
+    """TLT's ``normalize_stat``: a layer's filter norms made comparable with ``-pth``.
+
+    ``max``: ``s / max(s)``; ``L2``: ``s / ||s||_2 * len(s)``; ``off``: ``s``. An all-zero layer
+    scores 0 everywhere (TLT would divide by zero).
+    """
+    if normalizer == "off":
         return norms
-    peak = norms.max()
-    return norms / peak if peak > 0 else torch.zeros_like(norms)
+    scale = norms.max() if normalizer == "max" else norms.norm() / norms.numel()
+    return norms / scale if scale > 0 else torch.zeros_like(norms)
 
 
 def merge_scores(per_layer: Sequence[torch.Tensor], equalization: Equalization) -> torch.Tensor:
@@ -232,14 +257,14 @@ def prune_module(
         if any(dep.target.grad_fn in output_fns and graph.is_out_channel_pruning_fn(dep.handler)
                for dep, _ in group):
             continue  # pruning would change the shape of a network output
+        if any(_grouped_not_depthwise(item.dep.target.module) for item in group):
+            continue  # TLT prunes depthwise convs with multiplier 1 only; keep these whole
         scored: list[tuple[str, torch.Tensor, list[int]]] = []  # (layer, scores, root idxs)
         for item in group:
             dep, idxs = item.dep, item.idxs
             layer = dep.target.module
             if not (isinstance(layer, _SCORED) and graph.is_out_channel_pruning_fn(dep.handler)):
                 continue
-            if 1 < getattr(layer, "groups", 1) == getattr(layer, "out_channels", 0):
-                continue  # depthwise convs follow their producer: 1-channel kernels don't vote
             scores = normalize_scores(filter_norms(layer), options.normalizer)
             if max(idxs, default=-1) >= scores.numel():  # broadcast (e.g. a 1-channel gate)
                 scored = []
@@ -273,6 +298,14 @@ def prune_module(
                                   round(p_a / p_b, 6) if p_b else 1.0))
     return PruneResult(model, layers, options, params_before,
                        sum(p.numel() for p in model.parameters()), groups_log)
+
+
+def _grouped_not_depthwise(module: Any) -> bool:
+    """A grouped conv other than a depthwise one with depth multiplier 1 (in = out = groups):
+    its channels cannot be removed one by one without changing its groups."""
+    groups = getattr(module, "groups", 1)
+    return isinstance(module, _SCORED) and groups > 1 and not (
+        module.in_channels == groups == module.out_channels)
 
 
 def _merge_by_root(scored: list[tuple[str, torch.Tensor, list[int]]], n_root: int,
