@@ -83,6 +83,22 @@ class TwoStage(nn.Module):
         return [self.s1_paf[2], self.s1_heat[2], self.s2_paf[2], self.s2_heat[2]]
 
 
+class ExportDrift(nn.Module):
+    """A net whose exported graph differs from eager PyTorch on purpose: while an ONNX exporter
+    traces it, the output is multiplied by ``scale`` and shifted by ``offset``."""
+
+    def __init__(self, scale: float = 1.0, offset: float = 0.0, gain: float = 1.0) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.scale, self.offset, self.gain = scale, offset, gain
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x) * self.gain
+        if torch.onnx.is_in_onnx_export():
+            y = y * self.scale + self.offset
+        return y
+
+
 def spread_filter_norms(model: nn.Module, seed: int = 0) -> nn.Module:
     """Give filters very different norms (as L1-regularized training does) so pruning bites."""
     g = torch.Generator().manual_seed(seed)
@@ -99,15 +115,17 @@ class ToyTask(Task):
 
     name = "toy"
     summary = "test networks"
-    builders = {"tiny_resnet": TinyResNet, "two_stage": TwoStage}
+    builders = {"tiny_resnet": TinyResNet, "two_stage": TwoStage, "drift": ExportDrift}
 
     def build_model(self, architecture: dict[str, Any]) -> nn.Module:
-        return self.builders[architecture["name"]]()
+        return self.builders[architecture["name"]](**architecture.get("kwargs", {}))
 
     def output_names(self, manifest: dict[str, Any]) -> list[str]:
         return ["paf", "heatmap"] if manifest["architecture"]["name"] == "two_stage" else ["logits"]
 
     def output_layers(self, model: nn.Module, manifest: dict[str, Any]) -> list[nn.Module]:
+        if isinstance(model, ExportDrift):
+            return [model.conv]
         return model.heads() if isinstance(model, TwoStage) else [model.fc]
 
 

@@ -13,10 +13,13 @@ from torch import nn
 
 from graft.errors import UserError
 from graft.optimize.calibration import calibration_batches, default_calibration_batches
-from graft.optimize.export import FP32_TOLERANCE, export_onnx, parity_path
+from graft.optimize.export import export_onnx, parity_path
+from graft.optimize.parity import INT8_MIN_COSINE, TOLERANCES, ParityError
 from graft.optimize.runtime import load_runtime
 
-from .conftest import TinyResNet, ToyTask, TwoStage, manifest_for
+from .conftest import ExportDrift, TinyResNet, ToyTask, TwoStage, manifest_for
+
+FP32_TOLERANCE = TOLERANCES["fp32"][0]
 
 
 def _ops(path) -> Counter:
@@ -64,7 +67,8 @@ def test_fp16_export_keeps_fp32_io_and_stays_close(tmp_path) -> None:
     assert m.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert m.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in m.graph.initializer)
-    assert report.tolerance is None and report.max_abs_diff < 1e-2
+    assert report.criterion["kind"] == "tolerance" and report.criterion["rtol"] == 1e-2
+    assert report.passed and report.max_abs_diff < 1e-2
     assert load_runtime(out).metadata["classes"] == ["a", "b", "c", "d"]
 
 
@@ -99,6 +103,11 @@ def test_int8_qdq_export_from_real_images_and_cache_reuse(tmp_path, image_dir) -
     real = [p for p in report.parity if p.inputs == "real"]
     # a random-weight net quantizes worse than a trained one; this only catches broken ranges
     assert all(p.max_abs_diff < 0.4 * p.max_abs_reference for p in real)
+    # INT8 gets an agreement verdict on the real images (random ones are not judged)
+    assert report.criterion["kind"] == "agreement" and report.passed is True
+    assert all(p.passed and p.cosine >= INT8_MIN_COSINE for p in real)
+    assert all(p.passed is None for p in report.parity if p.inputs == "random")
+    assert json.loads(parity_path(out).read_text())["passed"] is True
     ranges = json.loads(cache.read_text())["data"]
     assert "input" in ranges and len(ranges) > 5
     # symmetric int8 everywhere: every zero point is 0
@@ -112,6 +121,7 @@ def test_int8_qdq_export_from_real_images_and_cache_reuse(tmp_path, image_dir) -
     report2 = export_onnx(model, manifest, again, task=task, data_type="int8",
                           cal_cache_file=cache, exporter="torchscript")
     assert report2.calibration["reused_cache"] is True
+    assert report2.passed is None and "--cal_image_dir" in report2.notes[0]  # no real images
     assert _ops(again)["QuantizeLinear"] == ops["QuantizeLinear"]
     with pytest.raises(UserError, match="made for another model"):
         export_onnx(TinyResNet(), manifest_for("tiny_resnet"), tmp_path / "other.onnx",
@@ -167,3 +177,77 @@ def test_auto_exporter_falls_back_when_torch_export_cannot_trace(tmp_path) -> No
     report = export_onnx(DataDependent().eval(), manifest_for("tiny_resnet"), tmp_path / "d.onnx",
                          input_shape=(3, 16, 16), output_names=["out"])
     assert report.exporter == "torchscript" and report.passed
+
+
+# -- the parity gate ---------------------------------------------------------------------------
+
+
+def _drift(tmp_path, name: str, data_type: str = "fp32", **kw):
+    return export_onnx(ExportDrift(**kw.pop("net", {})).eval(), manifest_for("drift"),
+                       tmp_path / name, input_shape=(3, 8, 8), output_names=["out"],
+                       data_type=data_type, exporter="torchscript", **kw)
+
+
+@pytest.mark.parametrize("data_type", ["fp32", "fp16"])
+def test_a_mismatching_export_fails_the_gate_and_is_not_written(tmp_path, data_type) -> None:
+    out = tmp_path / "drift.onnx"
+    out.write_bytes(b"previous export")
+    with pytest.raises(ParityError, match="parity check failed.*'out'.*--allow_parity_mismatch"
+                       ) as err:
+        _drift(tmp_path, "drift.onnx", data_type, net={"offset": 0.5})
+    assert err.value.exit_code == 3
+    assert out.read_bytes() == b"previous export", "a failed export never replaces a file"
+    saved = json.loads(parity_path(out).read_text())
+    assert saved["passed"] is False and saved["accepted_mismatch"] is False
+    assert saved["criterion"]["atol"] == TOLERANCES[data_type][0]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_mismatch_is_written_when_accepted_knowingly(tmp_path) -> None:
+    report = _drift(tmp_path, "drift.onnx", net={"offset": 0.5}, allow_parity_mismatch=True)
+    assert report.passed is False and report.accepted_mismatch
+    assert load_runtime(tmp_path / "drift.onnx").output_names == ["out"]
+    assert json.loads(parity_path(tmp_path / "drift.onnx").read_text())["accepted_mismatch"]
+
+
+def test_tolerance_scales_with_the_outputs(tmp_path) -> None:
+    """atol + rtol x max|output|: 0.05 off on outputs near 1000 is fine (tolerance ~0.1), the
+    same 0.05 on outputs near 1 is not; an exact export passes."""
+    big = _drift(tmp_path, "big.onnx", net={"offset": 0.05, "gain": 1000.0})
+    row = big.parity[0]
+    assert big.passed and row.max_abs_reference > 500
+    assert row.tolerance == pytest.approx(1e-4 + 1e-4 * row.max_abs_reference)
+    assert row.max_abs_diff == pytest.approx(0.05, rel=1e-2)
+    with pytest.raises(ParityError):
+        _drift(tmp_path, "small.onnx", net={"offset": 0.05})
+    assert _drift(tmp_path, "exact.onnx").passed
+    custom = _drift(tmp_path, "loose.onnx", net={"offset": 0.05}, atol=0.1)
+    assert custom.passed and custom.criterion["atol"] == 0.1
+
+
+def test_int8_low_agreement_is_a_warning_not_a_gate(tmp_path, image_dir) -> None:
+    from graft.optimize.calibration import default_calibration_batches
+
+    manifest = {**manifest_for("drift"), "input": {**manifest_for("drift")["input"],
+                                                   "height": 8, "width": 8}}
+    report = _drift(tmp_path, "flip.int8.onnx", "int8", net={"scale": -1.0},
+                    calibration=default_calibration_batches(manifest, image_dir, 2, 4),
+                    calibration_batches=2)
+    real = [p for p in report.parity if p.inputs == "real"]
+    assert report.passed is False and real and real[0].cosine < 0  # the sign flipped
+    assert (tmp_path / "flip.int8.onnx").is_file()
+    assert json.loads(parity_path(tmp_path / "flip.int8.onnx").read_text())["criterion"][
+        "gate"] is False
+
+
+def test_fp16_clamping_warnings_are_counted_not_printed(tmp_path, recwarn) -> None:
+    model = ExportDrift().eval()
+    with torch.no_grad():
+        model.conv.weight[0, 0, 0, 0] = 1e-9  # below FP16's smallest subnormal: clamped
+    report = export_onnx(model, manifest_for("drift"), tmp_path / "c.onnx", input_shape=(3, 8, 8),
+                         output_names=["out"], data_type="fp16", exporter="torchscript")
+    assert report.fp16_conversion["clamped"] >= 1
+    assert "truncated" in report.fp16_conversion["examples"][0]
+    assert not [w for w in recwarn if "truncated" in str(w.message)]
+    saved = json.loads(parity_path(tmp_path / "c.onnx").read_text())
+    assert saved["fp16_conversion"]["clamped"] == report.fp16_conversion["clamped"]

@@ -94,3 +94,55 @@ def test_help_shows_tlt_flags_and_an_example(app) -> None:
     assert "-pth" in out and "-eq" in out and "-nf" in out and "Example" in out
     out = CliRunner().invoke(app, ["export", "--help"]).output
     assert "--cal_image_dir" in out and "--engine_file" in out and "Example" in out
+
+
+def test_prune_and_export_read_the_key_from_graft_key(app, tmp_path, toy_task,
+                                                      monkeypatch) -> None:
+    module = spread_filter_norms(toy_task.build_model({"name": "tiny_resnet"}))
+    encrypted = tmp_path / "enc.graft"
+    graft.api.GraftModel(module.eval(), manifest_for("tiny_resnet")).save(encrypted, key="s3cret")
+    monkeypatch.setenv("GRAFT_KEY", "s3cret")
+    r = _run(app, "prune", "-m", encrypted, "-o", tmp_path / "p.graft", "-pth", "0.3")
+    assert r.exit_code == 0, r.output
+    graft.api.load(tmp_path / "p.graft", key="s3cret")  # written with the same key
+    r = _run(app, "export", "-m", tmp_path / "p.graft", "-o", tmp_path / "p.onnx")
+    assert r.exit_code == 0, r.output
+
+
+def test_prune_refuses_to_overwrite_its_input_unless_forced(app, model_file, tmp_path) -> None:
+    before = model_file.read_bytes()
+    r = _run(app, "prune", "-m", model_file, "-o", model_file, "-pth", "0.3")
+    assert isinstance(r.exception, UserError) and "is the input model" in str(r.exception)
+    assert "--force" in str(r.exception)
+    assert model_file.read_bytes() == before
+    same = tmp_path / "." / model_file.name  # another spelling of the same path
+    r = _run(app, "prune", "-m", model_file, "-o", same, "-pth", "0.3", "--force")
+    assert r.exit_code == 0, r.output
+    assert graft.api.load(model_file).manifest["pruning"]["layers_pruned"] > 0
+
+
+def test_export_outputs_may_not_collide(app, model_file, tmp_path) -> None:
+    onnx_path = tmp_path / "m.onnx"
+    r = _run(app, "export", "-m", model_file, "-o", onnx_path, "--cal_cache_file", onnx_path)
+    assert isinstance(r.exception, UserError) and "same file" in str(r.exception)
+    r = _run(app, "export", "-m", model_file, "-o", onnx_path,
+             "--cal_cache_file", model_file)
+    assert isinstance(r.exception, UserError) and "is the input model" in str(r.exception)
+    assert "--force" not in str(r.exception)  # export has no --force to offer
+    assert not onnx_path.exists()
+
+
+def test_export_parity_failure_exits_3_unless_allowed(app, tmp_path, toy_task) -> None:
+    model = tmp_path / "drift.graft"
+    arch = {"name": "drift", "kwargs": {"offset": 0.5}}
+    graft.api.GraftModel(toy_task.build_model(arch).eval(),
+                         {**manifest_for("drift", size=8), "architecture": arch}).save(model)
+    out = tmp_path / "drift.onnx"
+    r = _run(app, "export", "-m", model, "-o", out)
+    assert isinstance(r.exception, UserError) and r.exception.exit_code == 3
+    assert "parity check failed" in str(r.exception) and not out.exists()
+    assert (tmp_path / "drift.parity.json").is_file()
+    r = _run(app, "export", "-m", model, "-o", out, "--allow_parity_mismatch")
+    assert r.exit_code == 0, r.output
+    assert out.is_file() and "written anyway" in r.output
+    assert "exit" in CliRunner().invoke(app, ["export", "--help"]).output

@@ -15,6 +15,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
+from graft.cli_options import KEY
 from graft.errors import UserError
 
 CalibrationLoader = Callable[[dict[str, Any], Path, int, int], Iterable[np.ndarray]]
@@ -31,17 +32,50 @@ def _load(task: Any, model: Path, key: str | None):
     return loaded
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (also through links, or before either exists)."""
+    try:
+        if a.exists() and b.exists():
+            return a.samefile(b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def check_outputs(model: Path, outputs: dict[str, Path | None],
+                  force: bool | None = None) -> None:
+    """Refuse to write over the input model, or two outputs into one file.
+
+    ``outputs`` maps each option (``-o``, ``--engine_file``, ...) to its path. ``force`` is the
+    command's ``--force`` (None: it has none); with it, ``-o`` may replace the model knowingly.
+    """
+    named = [(flag, Path(p)) for flag, p in outputs.items() if p is not None]
+    for flag, path in named:
+        if _same_file(Path(model), path) and not (force and flag == "-o"):
+            hint = " or pass --force to replace it" if force is not None and flag == "-o" else ""
+            raise UserError(f"{flag} {path} is the input model: writing it would destroy "
+                            "the model it was made from", f"choose another {flag} path{hint}")
+    for i, (flag, path) in enumerate(named):
+        for other, path2 in named[i + 1:]:
+            if _same_file(path, path2):
+                raise UserError(f"{flag} and {other} are the same file ({path})",
+                                "give each output its own path")
+
+
 def _split_names(values: list[str] | None) -> tuple[str, ...]:
     return tuple(n.strip() for v in values or [] for n in v.split(",") if n.strip())
 
 
 def run_prune(task: Any, model: Path, output: Path, key: str | None, options: Any,
-              console: Console | None = None) -> Any:
-    """Prune a ``.graft`` model file into another; returns the :class:`PruneResult`."""
+              console: Console | None = None, force: bool = False) -> Any:
+    """Prune a ``.graft`` model file into another; returns the :class:`PruneResult`.
+
+    ``output`` may be the input model only with ``force``."""
     from graft.api import GraftModel
     from graft.optimize.prune import print_table, prune_module, save_report
 
     console = console or Console()
+    check_outputs(model, {"-o": output}, force=force)
     loaded = _load(task, model, key)
     module, manifest = loaded.module, loaded.manifest
     with console.status("tracing the network and pruning"):
@@ -52,7 +86,8 @@ def run_prune(task: Any, model: Path, output: Path, key: str | None, options: An
     pruned_manifest.pop("created", None)
     pruned_manifest["pruning"] = {
         "source": Path(model).name, "params_before": result.params_before,
-        "params_after": result.params_after, **result.summary()["options"],
+        "params_after": result.params_after, "layers_pruned": result.layers_pruned,
+        **result.summary()["options"],
     }
     GraftModel(result.module, pruned_manifest).save(output, key=key)
     csv_path, json_path = save_report(result, output.with_name(output.stem + ".prune"))
@@ -68,14 +103,21 @@ def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: P
                cal_method: str = "minmax", max_batch_size: int = 16,
                engine_file: Path | None = None, sdk_compatible_model: bool = False,
                dims: str | None = None, calibration_loader: CalibrationLoader | None = None,
-               console: Console | None = None) -> Any:
-    """Export a ``.graft`` model file to ONNX (and optionally a TensorRT engine)."""
+               allow_parity_mismatch: bool = False, console: Console | None = None) -> Any:
+    """Export a ``.graft`` model file to ONNX (and optionally a TensorRT engine).
+
+    Raises :class:`graft.optimize.parity.ParityError` (exit 3) when an FP32/FP16 export does not
+    match PyTorch, unless ``allow_parity_mismatch``."""
     from graft.optimize.calibration import calibration_batches, require_batches
-    from graft.optimize.export import export_onnx, parse_dims
+    from graft.optimize.export import export_onnx, parity_path, parse_dims, sidecar_path
     from graft.optimize.quantize import is_quantized
     from graft.optimize.tensorrt import INSTALL_HINT, tensorrt_available
 
     console = console or Console()
+    check_outputs(model, {"-o": output, "parity report": parity_path(output),
+                          "--engine_file": engine_file,
+                          "engine metadata": sidecar_path(engine_file) if engine_file else None,
+                          "--cal_cache_file": cal_cache_file})
     if engine_file and not tensorrt_available():
         raise UserError("--engine_file needs TensorRT, which is not installed", INSTALL_HINT)
     loaded = _load(task, model, key)
@@ -121,7 +163,7 @@ def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: P
         input_shape=input_shape, output_names=output_names, head=head, calibration=calibration,
         calibration_batches=batches, cal_cache_file=cal_cache_file, calibration_method=cal_method,
         max_batch_size=max_batch_size, engine_file=engine_file, real_inputs=real_inputs,
-        console=console)
+        allow_parity_mismatch=allow_parity_mismatch, console=console)
 
 
 def _apply_spec(task: Any, manifest: dict[str, Any], spec: Path,
@@ -145,19 +187,21 @@ def add_optimize_commands(app: typer.Typer, task: Any,
 
     @app.command("prune", help=f"""Prune a trained model (TLT semantics): filters whose
 normalized kernel L2 norm is below the threshold are removed; coupled layers (residual adds,
-concatenations) are equalized; output layers are kept. Writes the pruned .graft model and a
-per-layer table (OUT.prune.csv/.json). Retrain it with pretrained_weights: OUT and
-load_graph: true.
+concatenations, depthwise convs and their producers) are equalized; output layers are kept.
+Writes the pruned .graft model and a per-layer table (OUT.prune.csv/.json); -o may not be the
+input model unless --force. Retrain it with pretrained_weights: OUT and load_graph: true.
 
 Example: graft {name} prune -m model.graft -o model.pruned.graft -pth 0.1 -eq union""")
     def prune(
         model: Path = typer.Option(..., "--model", "-m", help="Trained .graft model."),
         output: Path = typer.Option(..., "--output", "-o", help="Pruned .graft model to write."),
-        key: str | None = typer.Option(None, "--key", "-k", help="Encryption key (in and out)."),
+        key: str | None = KEY,
         threshold: float = typer.Option(0.1, "--pruning_threshold", "-pth",
                                         help="Keep filters whose score exceeds this."),
-        normalizer: str = typer.Option("max", "--normalizer", "-n",
-                                       help="max: norms / layer maximum; L2: raw norms."),
+        normalizer: str = typer.Option(
+            "max", "--normalizer", "-n",
+            help="Per layer, norms / max (max), norms / L2 norm of the norms x their count "
+            "(L2), or raw norms (off)."),
         equalization: str = typer.Option(
             "union", "--equalization_criterion", "-eq",
             help="Merge coupled layers: union | intersection | arithmetic_mean | geometric_mean."),
@@ -168,26 +212,32 @@ Example: graft {name} prune -m model.graft -o model.pruned.graft -pth 0.1 -eq un
         excluded: list[str] | None = typer.Option(
             None, "--excluded_layers", "-el",
             help="Layer names never to prune (repeat -el, or separate with commas)."),
+        force: bool = typer.Option(False, "--force",
+                                   help="Allow -o to be the input model (replaces it)."),
     ) -> None:
         from graft.optimize.prune import PruneOptions
 
         options = PruneOptions(threshold, normalizer, equalization, granularity,  # type: ignore[arg-type]
                                min_filters, _split_names(excluded))
-        run_prune(task, model, output, key, options)
+        run_prune(task, model, output, key, options, force=force)
 
     @app.command("export", help=f"""Export a model to ONNX (fp32, fp16 or int8 QDQ) with a
 dynamic batch axis and its preprocessing in the metadata; checks it against PyTorch with
-onnxruntime on random inputs and, with --cal_image_dir, on real images (OUT.parity.json). INT8
-calibrates on real images from --cal_image_dir through the
-inference preprocessing (never random data) and caches the ranges in --cal_cache_file; QAT
-models export their learned ranges. --engine_file also builds a TensorRT engine.
+onnxruntime on random inputs and, with --cal_image_dir, on real images (OUT.parity.json).
+FP32/FP16 must match PyTorch per output within atol + rtol x max|output| (fp32: 1e-4 + 1e-4,
+fp16: 1e-3 + 1e-2); otherwise nothing is written but the report and the command exits with
+code 3, unless --allow_parity_mismatch. INT8 is judged by the cosine similarity of its outputs
+on the real images (>= 0.99; a warning only). INT8 calibrates on real images from
+--cal_image_dir through the inference preprocessing (never random data) and caches the ranges
+in --cal_cache_file; QAT models export their learned ranges. --engine_file also builds a
+TensorRT engine.
 
 Example: graft {name} export -m model.graft -o model.int8.onnx --data_type int8
 --cal_image_dir data/train --batches 10 --batch_size 8 --cal_cache_file cal.json""")
     def export(
         model: Path = typer.Option(..., "--model", "-m", help="Trained .graft model."),
         output: Path = typer.Option(..., "--output", "-o", help="ONNX file to write (.onnx)."),
-        key: str | None = typer.Option(None, "--key", "-k", help="Encryption key."),
+        key: str | None = KEY,
         spec: Path | None = typer.Option(None, "--experiment_spec", "-e",
                                          help="Spec file (tasks may read export settings)."),
         data_type: str = typer.Option("fp32", "--data_type", help="fp32 | fp16 | int8."),
@@ -210,6 +260,9 @@ Example: graft {name} export -m model.graft -o model.int8.onnx --data_type int8
             help="Add the task's deployment post-processing layers (e.g. bpnet PAF upsampling)."),
         dims: str | None = typer.Option(None, "--input_dims", "-d",
                                         help="Export input size H,W,C (fully convolutional nets)."),
+        allow_parity_mismatch: bool = typer.Option(
+            False, "--allow_parity_mismatch",
+            help="Write the model even if it fails the FP32/FP16 parity check (else exit 3)."),
     ) -> None:
         if data_type not in ("fp32", "fp16", "int8"):
             raise UserError(f"--data_type {data_type!r} is not fp32, fp16 or int8")
@@ -218,6 +271,7 @@ Example: graft {name} export -m model.graft -o model.int8.onnx --data_type int8
                    cal_cache_file=cal_cache_file, cal_method=cal_method,
                    max_batch_size=max_batch_size, engine_file=engine_file,
                    sdk_compatible_model=sdk_compatible_model, dims=dims,
-                   calibration_loader=calibration_loader)
+                   calibration_loader=calibration_loader,
+                   allow_parity_mismatch=allow_parity_mismatch)
 
     return app

@@ -16,8 +16,9 @@ normalization, classes, the manifest) in the ONNX ``metadata_props`` so that
   model needs no calibration: its learned ranges are exported.
 
 Every export is checked with ``onnx.checker`` and run through onnxruntime against PyTorch on
-random and (when given) real inputs; the max abs difference per output is printed and written to
-``OUT.parity.json`` beside the model.
+random and (when given) real inputs before it is renamed into place; the per-output comparison
+and its verdict (:mod:`graft.optimize.parity`: a gate for FP32/FP16, an agreement warning for
+INT8) are printed and written to ``OUT.parity.json`` beside the model.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,22 +37,24 @@ from torch import nn
 
 from graft.errors import UserError
 from graft.fsutil import atomic_path, write_json
+from graft.optimize.int8 import FirstBatch, calibrate
+from graft.optimize.parity import (
+    OutputParity,
+    ParityError,
+    criterion,
+    describe,
+    print_parity,
+    run_parity,
+    verdict,
+    worst,
+)
 
 DataType = Literal["fp32", "fp16", "int8"]
 Exporter = Literal["auto", "dynamo", "torchscript"]
 DATA_TYPES: tuple[str, ...] = ("fp32", "fp16", "int8")
 INPUT_NAME = "input"
-FP32_TOLERANCE = 1e-4
 DEFAULT_OPSET = 18
 META_PREFIX = "graft."
-
-
-@dataclass
-class OutputParity:
-    name: str
-    inputs: str  # "random" or "real"
-    max_abs_diff: float
-    max_abs_reference: float
 
 
 @dataclass
@@ -65,7 +68,10 @@ class ExportReport:
     output_names: list[str]
     qat: bool
     parity: list[OutputParity] = field(default_factory=list)
-    tolerance: float | None = None
+    criterion: dict[str, Any] | None = None  # how the parity rows were judged (parity.py)
+    accepted_mismatch: bool = False  # failed the gate, written anyway (--allow_parity_mismatch)
+    notes: list[str] = field(default_factory=list)
+    fp16_conversion: dict[str, Any] | None = None  # values clamped to the FP16 range
     calibration: dict[str, Any] | None = None
     engine_file: str | None = None
 
@@ -75,7 +81,9 @@ class ExportReport:
 
     @property
     def passed(self) -> bool | None:
-        return None if self.tolerance is None else self.max_abs_diff <= self.tolerance
+        """Every judged output passed; None when nothing could be judged (INT8 without real
+        images)."""
+        return verdict(self.parity)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -200,105 +208,25 @@ def torch_to_onnx(wrapper: nn.Module, example: torch.Tensor, path: Path, output_
                 do_constant_folding=True)
 
 
-def to_fp16(model: Any) -> Any:
-    """FP16 weights and compute; FP32 inputs and outputs so callers need not change."""
+def to_fp16(model: Any) -> tuple[Any, dict[str, Any]]:
+    """FP16 weights and compute; FP32 inputs and outputs so callers need not change.
+
+    Returns the model and what the conversion clamped to the FP16 range (count, examples)."""
     try:
         from onnxconverter_common import float16
     except ImportError:
         raise UserError("FP16 export needs onnxconverter-common",
                         "pip install onnxconverter-common") from None
-    return float16.convert_float_to_float16(model, keep_io_types=True)
-
-
-def _check_cache(cache: Path, model_path: Path) -> None:
-    """A cache made for another graph would quantize with wrong ranges: refuse it."""
-    import onnx
-
-    try:
-        ranges = json.loads(cache.read_text(encoding="utf-8"))["data"]
-    except (ValueError, KeyError, TypeError):
-        raise UserError(f"{cache} is not a graft/onnxruntime calibration cache",
-                        "delete it to recalibrate") from None
-    model = onnx.load(str(model_path), load_external_data=False)
-    names = {i.name for i in model.graph.input} | {o for n in model.graph.node for o in n.output}
-    unknown = sorted(set(ranges) - names)
-    if unknown or INPUT_NAME not in ranges:
-        raise UserError(f"calibration cache {cache} was made for another model "
-                        f"(e.g. tensor {(unknown or [INPUT_NAME])[0]!r})",
-                        "delete it, or pass --cal_image_dir to recalibrate into a new file")
-
-
-def quantize_int8(fp32_path: Path, out_path: Path, batches: Iterable[np.ndarray] | None,
-                  cal_cache_file: str | Path | None, method: str = "minmax",
-                  max_batches: int | None = None, progress: Any = None) -> dict[str, Any]:
-    """Explicit-QDQ int8 ONNX from real calibration batches or an existing cache."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from graft.optimize.calibration import BatchReader
-
-    methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-               "percentile": CalibrationMethod.Percentile}
-    if method not in methods:
-        raise UserError(f"unknown calibration method {method!r}",
-                        f"use one of {', '.join(methods)}")
-    cache = Path(cal_cache_file) if cal_cache_file else None
-    reuse = cache is not None and cache.is_file()
-    if not reuse and batches is None:
-        raise UserError("INT8 calibration needs real images and none were given",
-                        "pass --cal_image_dir DIR, or an existing --cal_cache_file")
-    with tempfile.TemporaryDirectory(prefix="graft-int8-") as tmp:
-        prepped = Path(tmp) / "prepped.onnx"
-        quant_pre_process(str(fp32_path), str(prepped), skip_symbolic_shape=False)
-        if reuse:
-            _check_cache(cache, prepped)
-        reader = None if reuse else BatchReader(INPUT_NAME, batches, limit=max_batches,
-                                                progress=progress)
-        quantize_static(
-            str(prepped), str(out_path), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            calibrate_method=methods[method],
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
-                           "CalibMaxIntermediateOutputs": 16},
-            calibration_cache_path=str(cache) if cache else None,
-        )
-    if reader is not None and reader.count == 0:
-        raise UserError("INT8 calibration got no batches", "check --cal_image_dir")
-    return {"method": method, "cache_file": str(cache) if cache else None, "reused_cache": reuse,
-            "batches": None if reader is None else reader.count,
-            "images": None if reader is None else reader.images}
-
-
-def run_parity(wrapper: nn.Module, onnx_path: Path, output_names: list[str],
-               inputs: dict[str, np.ndarray]) -> list[OutputParity]:
-    """Max abs difference, per output, between onnxruntime and PyTorch on the same inputs."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    rows = []
-    for kind, x in inputs.items():
-        got = session.run(output_names, {INPUT_NAME: x.astype(np.float32)})
-        with torch.no_grad():
-            want = [t.float().cpu().numpy()
-                    for t in wrapper(torch.from_numpy(x.astype(np.float32)))]
-        for name, g, w in zip(output_names, got, want, strict=True):
-            rows.append(OutputParity(name, kind, float(np.abs(g.astype(np.float32) - w).max()),
-                                     float(np.abs(w).max())))
-    return rows
-
-
-class _FirstBatch:
-    """Passes batches through and keeps the first one, to reuse as real parity inputs."""
-
-    def __init__(self, batches: Iterable[np.ndarray]) -> None:
-        self._it = iter(batches)
-        self.first: np.ndarray | None = None
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        for b in self._it:
-            if self.first is None:
-                self.first = np.asarray(b, dtype=np.float32)
-            yield b
+    with warnings.catch_warnings(record=True) as caught:
+        # one "the float32 number X will be truncated to Y" per clamped tensor: a trained net
+        # has hundreds (tiny weights go to FP16's smallest subnormal); counted, not printed
+        warnings.simplefilter("always")
+        converted = float16.convert_float_to_float16(model, keep_io_types=True)
+    clamped = [str(w.message) for w in caught if "truncated" in str(w.message)]
+    for w in caught:  # anything else the converter says is still shown
+        if "truncated" not in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return converted, {"clamped": len(clamped), "examples": clamped[:5]}
 
 
 def export_onnx(
@@ -320,6 +248,9 @@ def export_onnx(
     exporter: Exporter = "auto",
     max_batch_size: int = 16,
     engine_file: str | Path | None = None,
+    allow_parity_mismatch: bool = False,
+    atol: float | None = None,
+    rtol: float | None = None,
     console: Any = None,
 ) -> ExportReport:
     """Export ``module`` to ONNX at ``output`` and return the report (also saved as JSON).
@@ -329,8 +260,14 @@ def export_onnx(
     e.g. bpnet's upsampled PAF); pass ``output_names`` for what it returns. ``calibration``
     yields real preprocessed batches (N, C, H, W) for INT8; ``real_inputs`` (or the first
     calibration batch) is used besides random data for the parity check.
+
+    The parity check is a gate (:mod:`graft.optimize.parity`): an FP32/FP16 export that does
+    not match PyTorch within ``atol + rtol * max|output|`` raises :class:`ParityError` and is not
+    written (its report is), unless ``allow_parity_mismatch``; ``atol``/``rtol`` override the
+    data type's defaults. INT8 gets an agreement verdict on real images, a warning only.
     """
     from rich.console import Console
+    from rich.markup import escape
 
     from graft.optimize.quantize import is_quantized, needs_calibration
 
@@ -382,8 +319,8 @@ def export_onnx(
 
     report = ExportReport(str(output), data_type, exporter, opset, INPUT_NAME,
                           ["batch", *input_shape], list(output_names), qat,
-                          tolerance=FP32_TOLERANCE if data_type == "fp32" else None)
-    first = _FirstBatch(calibration) if calibration is not None else None
+                          criterion=criterion(data_type, atol, rtol))
+    first = FirstBatch(calibration) if calibration is not None else None
     with tempfile.TemporaryDirectory(prefix="graft-export-") as tmp:
         fp32_path = Path(tmp) / "fp32.onnx"
         with console.status(f"exporting ONNX ({exporter})"):
@@ -394,18 +331,20 @@ def export_onnx(
                     raise
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                 console.print(f"[yellow]note:[/] torch.export could not trace the network "
-                              f"({reason}); using the TorchScript exporter")
+                              f"({escape(reason)}); using the TorchScript exporter",
+                              highlight=False)
                 exporter = report.exporter = "torchscript"
                 torch_to_onnx(wrapper, example, fp32_path, list(output_names), exporter, opset)
         final_path = fp32_path
         if data_type == "fp16":
-            model16 = to_fp16(onnx.load(str(fp32_path)))
+            model16, report.fp16_conversion = to_fp16(onnx.load(str(fp32_path)))
             final_path = Path(tmp) / "fp16.onnx"
             onnx.save(model16, str(final_path))
         elif ptq:
             final_path = Path(tmp) / "int8.onnx"
-            report.calibration = _calibrate(fp32_path, final_path, first, calibration_batches,
-                                            cal_cache_file, calibration_method, console)
+            report.calibration = calibrate(fp32_path, final_path, first, calibration_batches,
+                                           cal_cache_file, calibration_method, console,
+                                           INPUT_NAME)
             if report.calibration["reused_cache"]:
                 console.print(f"reused the calibration cache {cal_cache_file} "
                               "(delete it to recalibrate)")
@@ -419,12 +358,13 @@ def export_onnx(
         with atomic_path(output) as tmp_out:
             onnx.save(model, str(tmp_out))
             onnx.checker.check_model(str(tmp_out), full_check=True)
-
-    inputs = {"random": example.numpy()}
-    real = real_inputs if real_inputs is not None else (first.first if first else None)
-    if real is not None:
-        inputs["real"] = np.asarray(real, dtype=np.float32)[: max(1, min(8, len(real)))]
-    report.parity = run_parity(wrapper, output, list(output_names), inputs)
+            inputs = {"random": example.numpy()}
+            real = real_inputs if real_inputs is not None else (first.first if first else None)
+            if real is not None:
+                inputs["real"] = np.asarray(real, dtype=np.float32)[: max(1, min(8, len(real)))]
+            report.parity = run_parity(wrapper, tmp_out, list(output_names), inputs,
+                                       report.criterion, INPUT_NAME)
+            _gate(report, allow_parity_mismatch, console)  # raises before the rename
 
     if engine_file:
         from graft.optimize.tensorrt import build_engine
@@ -440,35 +380,39 @@ def export_onnx(
             "max_batch_size": max_batch_size,
         })
     write_json(parity_path(output), report.to_dict())
-    print_parity(report, console)
     return report
 
 
-def _calibrate(fp32_path: Path, out_path: Path, first: _FirstBatch | None, batches: int | None,
-               cal_cache_file: str | Path | None, method: str, console: Any) -> dict[str, Any]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+def _gate(report: ExportReport, allow_mismatch: bool, console: Any) -> None:
+    """Print the verdict; a failed FP32/FP16 check writes its report and raises unless allowed.
 
-    if first is None:  # reusing a cache
-        return quantize_int8(fp32_path, out_path, None, cal_cache_file, method)
-    with Progress(TextColumn("calibrating INT8"), BarColumn(), MofNCompleteColumn(),
-                  console=console, transient=True) as bar:
-        job = bar.add_task("calibrate", total=batches)
-        return quantize_int8(fp32_path, out_path, first, cal_cache_file, method,
-                             max_batches=batches, progress=lambda: bar.advance(job))
+    Runs while the ONNX file is still a temporary file, so a model that fails the gate never
+    replaces ``report.path`` (nor leaves a file that looks like a good export)."""
+    from rich.markup import escape
 
-
-def print_parity(report: ExportReport, console: Any) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"onnxruntime vs PyTorch ({report.data_type}, {Path(report.path).name})")
-    for col in ("output", "inputs", "max abs diff", "max |reference|"):
-        table.add_column(col, justify="left" if col in ("output", "inputs") else "right")
-    for p in report.parity:
-        table.add_row(p.name, p.inputs, f"{p.max_abs_diff:.3g}", f"{p.max_abs_reference:.3g}")
-    console.print(table)
-    if report.passed is False:
-        console.print(f"[bold red]parity check failed:[/] max abs diff {report.max_abs_diff:.3g} "
-                      f"> {report.tolerance:g}")
-    elif report.passed:
-        console.print(f"[green]parity ok[/] (max abs diff {report.max_abs_diff:.3g} "
-                      f"<= {report.tolerance:g})")
+    out = Path(report.path)
+    print_parity(report.parity, f"onnxruntime vs PyTorch ({report.data_type}, {out.name})",
+                 console)
+    if report.fp16_conversion and report.fp16_conversion["clamped"]:
+        console.print(f"note: the FP16 conversion clamped values outside the FP16 range "
+                      f"{report.fp16_conversion['clamped']} times (details in "
+                      f"{parity_path(out).name})", highlight=False, markup=False)
+    rule, passed, bad = report.criterion or {}, report.passed, worst(report.parity)
+    if passed is None:
+        report.notes.append("no INT8 agreement verdict: it needs real images "
+                            "(pass --cal_image_dir)")
+        console.print(f"[yellow]note:[/] {report.notes[-1]}", highlight=False)
+    elif passed:
+        console.print(f"[green]parity ok[/] ({rule['rule']})", highlight=False)
+    elif not rule.get("gate"):
+        console.print(f"[yellow]warning:[/] INT8 agreement is low: {escape(describe(bad))}; "
+                      "evaluate the INT8 model before deploying it", highlight=False)
+    elif allow_mismatch:
+        report.accepted_mismatch = True
+        console.print(f"[yellow]warning:[/] parity check failed, written anyway "
+                      f"(--allow_parity_mismatch): {escape(describe(bad))}", highlight=False)
+    else:
+        write_json(parity_path(out), report.to_dict())
+        raise ParityError(
+            f"parity check failed: {describe(bad)}, so {out} was not written (report: "
+            f"{parity_path(out)})", "pass --allow_parity_mismatch to write it anyway")
