@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from graft import archive
-from graft.errors import ArchiveError
-from graft.nn.surgery import apply_layer_shapes, record_layer_shapes
+from graft.errors import ArchiveError, UserError
+from graft.nn.surgery import apply_layer_shapes, pruned_layers, record_layer_shapes
 
 
 def count_params(module: nn.Module) -> int:
@@ -92,12 +92,51 @@ def read(path: str | Path, key: str | None = None
     return tensors, manifest
 
 
+def _build_checked(manifest: dict[str, Any], path: str | Path,
+                   build=build_module) -> nn.Module:
+    """``build(manifest)``, with any way a manifest can miss its architecture as one line."""
+    try:
+        return build(manifest)
+    except UserError as err:  # unknown task, a layer the architecture lacks, ...
+        raise ArchiveError(f"{path}: {err.problem}", err.fix) from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        detail = f"missing {err}" if isinstance(err, KeyError) else f"{type(err).__name__}: " + (
+            str(err).strip().splitlines() or [""])[0][:200]
+        raise ArchiveError(f"{path} has a manifest that does not describe a network graft can "
+                           f"build ({detail})",
+                           "the file was written by an incompatible graft version") from None
+
+
+def count_pruned_layers(manifest: dict[str, Any], path: str | Path = "model") -> int:
+    """Layers with fewer output channels than the stock architecture (0 for an unpruned model).
+
+    The recorded count of a ``prune`` is used when present; otherwise (a pruned model retrained
+    into a new file) the stock network is built, without weights, and compared."""
+    recorded = (manifest.get("pruning") or {}).get("layers_pruned")
+    if isinstance(recorded, int):
+        return recorded
+    arch = manifest.get("architecture") or {}
+    shapes = arch.get("layer_shapes") if isinstance(arch, dict) else None
+    if not shapes:
+        return 0
+
+    def stock_of(m: dict[str, Any]) -> nn.Module:
+        from graft import tasks
+
+        with torch.device("meta"):  # shapes only: no memory, no initialization
+            return tasks.get(m["task"]).build_model(
+                {k: v for k, v in m["architecture"].items() if k != "layer_shapes"})
+
+    return len(pruned_layers(record_layer_shapes(_build_checked(manifest, path, stock_of)),
+                             shapes))
+
+
 def load(
     path: str | Path, key: str | None = None, device: str | torch.device = "cpu"
 ) -> GraftModel:
     """Load a ``.graft`` file (decrypting with ``key`` if needed) into an eval-mode model."""
     tensors, manifest = read(path, key=key)
-    module = build_module(manifest)
+    module = _build_checked(manifest, path)
     try:
         missing, unexpected = module.load_state_dict(tensors, strict=False)
     except RuntimeError as err:  # a tensor's shape differs from the rebuilt layer's

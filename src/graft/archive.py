@@ -7,8 +7,15 @@ A plain ``.graft`` file *is* a safetensors file: the manifest is stored as JSON 
 
 with the key derived from the user's passphrase by scrypt. The header (KDF parameters, salt,
 nonce) is authenticated as associated data, so any change to the file, or a wrong key, fails the
-GCM tag check. Plain files carry a SHA-256 content hash of the tensors in their manifest, checked
-on load, so corruption is caught too. Nothing is ever pickled.
+GCM tag check; its scrypt parameters are bounded (:data:`SCRYPT_MAX_MEMORY` and friends) before
+they are used, since a crafted header could otherwise ask for any amount of memory.
+
+Every file carries a SHA-256 content hash in its manifest, checked on load, so corruption and
+hand edits are caught in plain files too. From format version 2 the hash covers the tensors and
+the manifest (its canonical JSON without the hash itself): an edited class list or
+normalization fails the check like an edited weight. Version-1 files (tensors only) still load.
+The hash guards against accidents, not attackers (anyone can recompute it); encryption with a
+key is what authenticates a file. Nothing is ever pickled.
 """
 
 from __future__ import annotations
@@ -27,19 +34,35 @@ from safetensors.torch import save as st_save
 from graft.errors import ArchiveError, UserError
 from graft.fsutil import write_bytes
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the content hash covers the manifest too
 ENC_MAGIC = b"GRAFTENC\n"
 MANIFEST_KEY = "graft_manifest"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+# what a header may ask for: scrypt needs 128 * n * r bytes (graft's own: 32 MiB)
+SCRYPT_MAX_MEMORY = 256 * 2**20
+SCRYPT_MAX_R, SCRYPT_MAX_P = 32, 16
+SALT_BYTES = (16, 64)
+NONCE_BYTES = 12  # AES-GCM's standard nonce
+MAX_HEADER_BYTES = 4096
 
 
-def content_hash(tensors: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over tensor names, dtypes, shapes and bytes, in sorted name order."""
+def _canonical(manifest: dict[str, Any]) -> bytes:
+    """The manifest as hashed: sorted-key JSON without ``content_hash``."""
+    rest = {k: v for k, v in manifest.items() if k != "content_hash"}
+    return json.dumps(rest, sort_keys=True, separators=(",", ":")).encode()
+
+
+def content_hash(tensors: dict[str, torch.Tensor],
+                 manifest: dict[str, Any] | None = None) -> str:
+    """SHA-256 over tensor names, dtypes, shapes and bytes, in sorted name order, then (format
+    2) the canonical manifest JSON."""
     h = hashlib.sha256()
     for name in sorted(tensors):
         t = tensors[name].detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    if manifest is not None:
+        h.update(b"manifest|" + _canonical(manifest))
     return h.hexdigest()
 
 
@@ -61,8 +84,10 @@ def encode(
     tensors = _prepare(state_dict)
     manifest = dict(manifest)
     manifest["format_version"] = FORMAT_VERSION
-    manifest["content_hash"] = content_hash(tensors)
     manifest["encrypted"] = bool(key)
+    manifest.pop("content_hash", None)
+    manifest = json.loads(json.dumps(manifest))  # hash what a reader will see (tuples -> lists)
+    manifest["content_hash"] = content_hash(tensors, manifest)
     plain = st_save(tensors, metadata={MANIFEST_KEY: json.dumps(manifest)})
     return encrypt_bytes(plain, key) if key else plain
 
@@ -114,21 +139,46 @@ def _decrypt(data: bytes, key: str | None, path: Path) -> bytes:
             f"{path} is truncated or corrupt (no header)", "re-export or re-download it"
         )
     header_line = data[len(ENC_MAGIC) : end + 1]
+    if len(header_line) > MAX_HEADER_BYTES:
+        raise ArchiveError(f"{path} has a corrupt encryption header (over {MAX_HEADER_BYTES} "
+                           "bytes)", "re-export or re-download it")
     try:
         header = json.loads(header_line)
         kdf = header["kdf"]
         salt, nonce = bytes.fromhex(kdf["salt"]), bytes.fromhex(header["nonce"])
-        derived = _derive_key(key, salt, int(kdf["n"]), int(kdf["r"]), int(kdf["p"]))
+        n, r, p = (kdf[k] for k in "nrp")
     except (ValueError, KeyError, TypeError):
         raise ArchiveError(
             f"{path} has a corrupt encryption header", "re-export or re-download it"
         ) from None
+    _check_header(path, kdf.get("name"), header.get("cipher"), n, r, p, salt, nonce)
+    derived = _derive_key(key, salt, n, r, p)
     try:
         return AESGCM(derived).decrypt(nonce, data[end + 1 :], ENC_MAGIC + header_line)
     except InvalidTag:
         raise ArchiveError(
             f"cannot decrypt {path}: wrong key, or the file was modified", "check -k/--key"
         ) from None
+
+
+def _check_header(path: Path, kdf_name: Any, cipher: Any, n: Any, r: Any, p: Any, salt: bytes,
+                  nonce: bytes) -> None:
+    """Refuse KDF parameters that graft would never write before spending memory on them."""
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (n, r, p))
+    problem = None
+    if kdf_name != "scrypt" or cipher != "AES-256-GCM":
+        problem = f"an unknown cipher or key derivation ({cipher!r}, {kdf_name!r})"
+    elif not ints or n < 2 or n & (n - 1) or not 1 <= r <= SCRYPT_MAX_R \
+            or not 1 <= p <= SCRYPT_MAX_P or 128 * n * r > SCRYPT_MAX_MEMORY:
+        problem = (f"scrypt parameters outside graft's limits (n={n!r}, r={r!r}, p={p!r}; at "
+                   f"most {SCRYPT_MAX_MEMORY // 2**20} MiB, r <= {SCRYPT_MAX_R}, "
+                   f"p <= {SCRYPT_MAX_P})")
+    elif not SALT_BYTES[0] <= len(salt) <= SALT_BYTES[1] or len(nonce) != NONCE_BYTES:
+        problem = f"a {len(salt)}-byte salt and a {len(nonce)}-byte nonce"
+    if problem:
+        raise ArchiveError(f"{path} has an encryption header with {problem}",
+                           "it was not written by graft or was modified: re-export or "
+                           "re-download it")
 
 
 def _manifest_from_plain(plain: bytes, path: Path) -> dict[str, Any]:
@@ -161,16 +211,25 @@ def read_manifest(path: str | Path, key: str | None = None) -> dict[str, Any]:
 def load(
     path: str | Path, key: str | None = None
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read weights and manifest, verifying the content hash."""
+    """Read weights and manifest, verifying the content hash (the manifest too, format 2)."""
     plain, p = _read(path, key)
     manifest = _manifest_from_plain(plain, p)
+    version = manifest.get("format_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ArchiveError(f"{p} has an invalid format_version {version!r}",
+                           "re-export or re-download it")
+    if version > FORMAT_VERSION:
+        raise ArchiveError(f"{p} was written by a newer graft (format {version}; this one "
+                           f"reads up to {FORMAT_VERSION})", "upgrade graft")
     try:
         tensors = st_load(plain)
     except Exception:  # safetensors raises its own error types for corrupt payloads
         raise ArchiveError(f"{p} has corrupt weights", "re-export or re-download it") from None
-    if content_hash(tensors) != manifest.get("content_hash"):
+    covered = manifest if version >= 2 else None
+    if content_hash(tensors, covered) != manifest.get("content_hash"):
+        what = "its weights or manifest were" if covered is not None else "its weights were"
         raise ArchiveError(
-            f"{p} failed its integrity check: the weights were modified or corrupted",
+            f"{p} failed its integrity check: {what} modified or corrupted",
             "re-export or re-download it",
         )
     return tensors, manifest

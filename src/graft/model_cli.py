@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from graft.cli_options import KEY
@@ -23,24 +24,27 @@ def info(
 ) -> None:
     """Show task, architecture, parameters, classes, input spec, metrics and training spec.
 
+    The file is verified as loading it would (decryption, content hash): a truncated or edited
+    model is an error, not a card.
+
     Example: graft model info results/model.graft -k $KEY
     """
-    from graft import archive
+    from graft.api import count_pruned_layers, read
 
-    m = archive.read_manifest(model, key=key)
+    _, m = read(model, key=key)
     if as_json:
         typer.echo(json.dumps(m, indent=2))
         return
     arch = {k: v for k, v in m.get("architecture", {}).items() if k != "layer_shapes"}
     inp = m.get("input", {})
     norm = inp.get("normalization", {})
-    t = Table(title=str(model), show_header=False)
+    t = Table(title=escape(str(model)), show_header=False)
     t.add_column(style="bold")
     t.add_column()
     rows = [
         ("task", m.get("task", "?")),
         ("architecture", json.dumps(arch)),
-        ("pruned layers", str(_pruned_count(m))),
+        ("pruned layers", str(count_pruned_layers(m, model))),
         ("parameters", f"{m.get('params', 0):,}"),
         ("classes", ", ".join(map(str, m.get("classes", []))) or "-"),
         (
@@ -56,14 +60,12 @@ def info(
         ("created", m.get("created", "?")),
     ]
     for k, v in rows:
-        t.add_row(k, v)
+        t.add_row(k, escape(v))
     console.print(t)
     if m.get("spec"):
         import yaml
 
         console.print("[bold]training spec[/]")
-        console.print(yaml.safe_dump(m["spec"], sort_keys=False).rstrip(), highlight=False)
+        console.print(yaml.safe_dump(m["spec"], sort_keys=False).rstrip(), highlight=False,
+                      markup=False)
 
-
-def _pruned_count(manifest: dict) -> int:
-    return int(manifest.get("pruning", {}).get("layers_pruned", 0))

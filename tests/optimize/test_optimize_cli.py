@@ -146,3 +146,23 @@ def test_export_parity_failure_exits_3_unless_allowed(app, tmp_path, toy_task) -
     assert r.exit_code == 0, r.output
     assert out.is_file() and "written anyway" in r.output
     assert "exit" in CliRunner().invoke(app, ["export", "--help"]).output
+
+
+def test_model_info_counts_pruned_layers(app, model_file, tmp_path) -> None:
+    from graft.model_cli import app as model_app
+
+    def info_line(path) -> str:
+        out = CliRunner().invoke(model_app, [str(path)], terminal_width=200).output
+        return next(line for line in out.splitlines() if "pruned layers" in line)
+
+    assert info_line(model_file).split()[-2] == "0"
+    pruned = tmp_path / "p.graft"
+    assert _run(app, "prune", "-m", model_file, "-o", pruned, "-pth", "0.3").exit_code == 0
+    loaded = graft.api.load(pruned)
+    count = loaded.manifest["pruning"]["layers_pruned"]
+    assert count > 0 and info_line(pruned).split()[-2] == str(count)
+    # a pruned model saved again without the prune record (as retraining does): from its shapes
+    manifest = {k: v for k, v in loaded.manifest.items() if k != "pruning"}
+    retrained = tmp_path / "retrained.graft"
+    graft.api.GraftModel(loaded.module, manifest).save(retrained)
+    assert info_line(retrained).split()[-2] == str(count)

@@ -12,6 +12,8 @@ from typing import Any
 
 from torch import nn
 
+from graft.errors import ArchiveError
+
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
@@ -67,14 +69,36 @@ def _rebuilt(m: nn.Module, s: dict[str, Any]) -> nn.Module | None:
     return None
 
 
+def pruned_layers(stock: dict[str, dict[str, Any]],
+                  shapes: dict[str, dict[str, Any]]) -> list[str]:
+    """Conv and linear layers with fewer output channels than the stock architecture's."""
+    return [name for name, s in shapes.items()
+            if isinstance(s, dict) and "out" in s and "out" in stock.get(name, {})
+            and s["out"] < stock[name]["out"]]
+
+
+_MISMATCH_FIX = "the model file was written for another architecture or graft version"
+
+
 def apply_layer_shapes(model: nn.Module, shapes: dict[str, dict[str, Any]]) -> nn.Module:
-    """Replace layers whose recorded shape differs from the freshly built one (in place)."""
+    """Replace layers whose recorded shape differs from the freshly built one (in place).
+
+    Raises :class:`ArchiveError` (one line) when a recorded layer is not in ``model`` or its
+    record does not fit the layer's type: the manifest belongs to another architecture."""
+    if not isinstance(shapes, dict):
+        raise ArchiveError("the manifest's layer_shapes is not a mapping", _MISMATCH_FIX)
     modules = dict(model.named_modules())
     for name, s in shapes.items():
         m = modules.get(name)
         if m is None:
-            raise KeyError(f"layer {name!r} from the manifest is not in the architecture")
-        new = _rebuilt(m, s)
+            raise ArchiveError(f"layer {name!r} of the manifest's layer_shapes is not in the "
+                               f"{type(model).__name__} network", _MISMATCH_FIX)
+        try:
+            new = _rebuilt(m, s)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ArchiveError(f"the recorded shape of layer {name!r} ({s!r}) does not fit "
+                               f"its {type(m).__name__} ({type(err).__name__}: {err})",
+                               _MISMATCH_FIX) from None
         if new is None:
             continue
         parent_name, _, child = name.rpartition(".")
