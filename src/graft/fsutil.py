@@ -1,14 +1,75 @@
-"""Atomic file writes: a crash or Ctrl-C never leaves a half-written result behind."""
+"""Atomic file writes: a crash or Ctrl-C never leaves a half-written result behind.
+
+The temporary file sits next to its target as ``.NAME.HOST-PID.RANDOM.tmp``: a process killed
+mid-write (SIGKILL, power loss) cannot clean up after itself, so the next atomic write of the
+same target removes the temporary files whose writer, on this host, is gone.
+"""
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
 import os
-import tempfile
+import re
+import secrets
+import socket
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
+
+_HOST = hashlib.sha1(socket.gethostname().encode(), usedforsecurity=False).hexdigest()[:8]
+_STARTED = time.time()  # older files of the previous, pid-less naming are stale
+_OURS = re.compile(r"(?P<host>[0-9a-f]{8})-(?P<pid>\d+)\.[0-9a-f]{8}")
+_LEGACY = re.compile(r"[a-z0-9_]{8}")  # tempfile.mkstemp names, as earlier graft wrote them
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Remove temporary files of ``target`` left by writers that died; returns them."""
+    prefix = f".{target.name}."
+    removed = []
+    for tmp in target.parent.glob(glob.escape(prefix) + "*.tmp"):
+        middle = tmp.name[len(prefix):-len(".tmp")]
+        ours = _OURS.fullmatch(middle)
+        try:
+            stale = (ours is not None and ours["host"] == _HOST and not _alive(int(ours["pid"]))
+                     or _LEGACY.fullmatch(middle) is not None
+                     and tmp.stat().st_mtime < _STARTED)
+            if stale:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:  # raced with another cleaner, or not ours to remove
+            continue
+    return removed
+
+
+def _new_temporary(target: Path) -> Path:
+    """Create an empty, uniquely named temporary file next to ``target``.
+
+    Created with mode 0666 so that the kernel applies the process umask, as for any file
+    the user writes (never changing the umask, which would race with other threads)."""
+    while True:
+        tmp = target.with_name(f".{target.name}.{_HOST}-{os.getpid()}."
+                               f"{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
 
 
 @contextmanager
@@ -16,17 +77,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it over ``path`` only on success."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; results follow the umask instead
+    remove_stale_temporaries(target)
+    tmp_path = _new_temporary(target)
     try:
         yield tmp_path
         os.replace(tmp_path, target)
     finally:
-        if tmp_path.exists():
+        with suppress(FileNotFoundError):
             tmp_path.unlink()
 
 

@@ -1,0 +1,79 @@
+"""Atomic writes: permissions from the umask without touching it, and stale temporaries."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from graft import fsutil
+
+
+def test_written_files_follow_the_umask_without_changing_it(tmp_path, monkeypatch) -> None:
+    before = os.umask(0o027)
+    try:
+        def no_umask(_mask: int) -> int:  # changing the umask races with other threads
+            raise AssertionError("atomic_path must not change the process umask")
+
+        monkeypatch.setattr(os, "umask", no_umask)
+        fsutil.write_text(tmp_path / "out.json", "{}")
+    finally:
+        monkeypatch.undo()
+        os.umask(before)
+    assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o640
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def test_a_killed_writer_leaves_a_temporary_that_the_next_write_removes(tmp_path) -> None:
+    target = tmp_path / "model.onnx"
+    script = ("import os, sys; from graft.fsutil import atomic_path\n"
+              "with atomic_path(sys.argv[1]) as tmp:\n"
+              "    tmp.write_bytes(b'half an export')\n"
+              "    os._exit(9)  # killed mid-write: no cleanup runs\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", script, str(target)], env=env, check=False)
+    leftovers = list(tmp_path.glob(".model.onnx.*.tmp"))
+    assert len(leftovers) == 1 and not target.exists()
+    fsutil.write_text(target, "a whole export")
+    assert target.read_text() == "a whole export"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_only_temporaries_of_dead_writers_on_this_host_are_removed(tmp_path) -> None:
+    target = tmp_path / "m.graft"
+    host = fsutil._HOST
+    other_host = "0" * 8 if host != "0" * 8 else "1" * 8
+    names = {
+        "dead": f".m.graft.{host}-{_dead_pid()}.0badf00d.tmp",
+        "legacy": ".m.graft.ab_cd123.tmp",  # mkstemp's naming, from before this process
+        "live": f".m.graft.{host}-{os.getppid()}.cafebabe.tmp",
+        "mine": f".m.graft.{host}-{os.getpid()}.deadbeef.tmp",  # another thread of ours
+        "remote": f".m.graft.{other_host}-1.12345678.tmp",  # a writer on another machine
+        "other target": f".m.graft.x.{host}-{_dead_pid()}.0badf00d.tmp",
+    }
+    for name in names.values():
+        (tmp_path / name).write_text("x")
+    old = time.time() - 3600
+    os.utime(tmp_path / names["legacy"], (old, old))
+    removed = {p.name for p in fsutil.remove_stale_temporaries(target)}
+    assert removed == {names["dead"], names["legacy"]}
+    assert {p.name for p in tmp_path.iterdir()} == set(names.values()) - removed
+
+
+@pytest.mark.parametrize("name", ["a[1].onnx", "*.onnx"])
+def test_glob_characters_in_the_name_are_literal(tmp_path, name) -> None:
+    pid = _dead_pid()
+    mine = tmp_path / f".{name}.{fsutil._HOST}-{pid}.0badf00d.tmp"
+    other = tmp_path / f".b.onnx.{fsutil._HOST}-{pid}.0badf00d.tmp"  # another target's
+    mine.write_text("x")
+    other.write_text("x")
+    fsutil.write_text(tmp_path / name, "ok")
+    assert not mine.exists() and other.exists()
