@@ -82,3 +82,12 @@ def test_catalog_location_comes_from_the_environment(cli, http_catalog, model_fi
     monkeypatch.setenv("GRAFT_CATALOG", http_catalog.url)
     code, out, _ = cli("list", "--json")
     assert code == 0 and json.loads(out)[0]["version"] == "0.1.0"
+
+
+def test_push_reads_the_key_from_graft_key(cli, tmp_path, make_graft, monkeypatch) -> None:
+    model = make_graft(tmp_path / "enc.graft", numel=8, key="s3cret")
+    monkeypatch.setenv("GRAFT_KEY", "s3cret")
+    code, out, err = cli("push", str(model), "--name", "enc", "--version", "1.0.0",
+                         "-c", str(tmp_path / "cat"))
+    assert code == 0, err
+    assert "pushed enc:1.0.0" in out

@@ -133,3 +133,16 @@ def test_unreachable_server_and_bad_index(http_catalog, tmp_path):
     with pytest.raises(catalog.CatalogUnreachable, match="cannot reach"):
         catalog.open_catalog("http://127.0.0.1:1/").read_index()
     assert CatalogIndex().models == []
+
+
+def test_plain_http_catalogs_get_a_warning_once(capsys) -> None:
+    from graft.catalog.sources import open_catalog
+
+    open_catalog("http://models.example.org/graft")
+    open_catalog("http://models.example.org/graft")
+    err = capsys.readouterr().err
+    assert err.count("is plain HTTP") == 1 and "https://" in err
+    for quiet in ("https://models.example.org/graft", "http://127.0.0.1:8000/",
+                  "http://localhost/cat"):
+        open_catalog(quiet)
+    assert "plain HTTP" not in capsys.readouterr().err

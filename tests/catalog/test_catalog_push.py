@@ -76,3 +76,30 @@ def test_pull_from_a_local_directory(tmp_path, model_file):
     _, _, again = catalog.pull("toy:1.0.0", tmp_path / "out", catalog=f"file://{root}",
                                progress=False)
     assert not again, "a verified existing copy is not downloaded twice"
+
+
+def test_published_model_and_card_carry_no_absolute_local_paths(tmp_path, make_graft, capsys):
+    from graft import archive
+
+    spec = {"dataset": {"train_dir": "/home/alice/data/shapes/train", "val_dir": "data/val",
+                        "cache": "~/cache/shapes", "win": "C:\\Users\\alice\\shapes"},
+            "model": {"pretrained_weights": "file:///home/alice/base.graft"},
+            "results": ["/srv/runs/exp1", "runs/exp2"]}
+    local = make_graft(tmp_path / "m.graft", spec=spec, dataset="/home/alice/data/shapes",
+                       classes=["/m/01g317", "/m/0k4j"], key="s3cret")
+    root = tmp_path / "cat"
+    card = catalog.push(local, "toy", "1.0.0", root, key="s3cret")
+    assert "published without 6 local paths" in capsys.readouterr().err
+    _, published = archive.load(root / card.file, key="s3cret")  # still encrypted, still sound
+    assert published["spec"] == {
+        "dataset": {"train_dir": "train", "val_dir": "data/val", "cache": "shapes",
+                    "win": "shapes"},
+        "model": {"pretrained_weights": "base.graft"},
+        "results": ["exp1", "runs/exp2"]}
+    assert published["classes"] == ["/m/01g317", "/m/0k4j"]  # class ids are not paths
+    assert card.dataset == "shapes" and card.classes == ["/m/01g317", "/m/0k4j"]
+    published_bytes = (root / card.file).read_bytes()
+    assert b"alice" not in (root / "index.json").read_bytes()
+    assert card.sha256 == __import__("hashlib").sha256(published_bytes).hexdigest()
+    pulled, _, _ = catalog.pull("toy", tmp_path / "out", catalog=str(root), progress=False)
+    assert archive.load(pulled, key="s3cret")[1]["spec"]["results"] == ["exp1", "runs/exp2"]

@@ -13,13 +13,15 @@ from rich.table import Table
 from graft.catalog import client, semver
 from graft.catalog.index import ModelCard, parse_ref
 from graft.catalog.sources import CATALOG_ENV, default_catalog, open_catalog
+from graft.cli_options import KEY
 
 console = Console()
 
 app = typer.Typer(
     help="List, inspect, pull and push pretrained models (a catalog is a directory or an "
-    f"http(s) URL; default ${CATALOG_ENV}, else ~/.cache/graft/catalog).\n\n"
-    "Example: graft catalog pull resnet18-shapes:1.0.0 -o models/",
+    f"http(s) URL; default ${CATALOG_ENV}, else ~/.cache/graft/catalog). graft ships no "
+    "models: a catalog holds what you or your team pushed into it.\n\n"
+    "Example: graft catalog push results/model.graft --name resnet18-shapes --version 1.0.0",
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -52,7 +54,7 @@ def list_models(
 ) -> None:
     """List the models in a catalog (the latest version of each, unless --all).
 
-    Example: graft catalog list --catalog http://models.example.org/graft --task classification
+    Example: graft catalog list --catalog https://models.example.org/graft --task classification
     """
     source = open_catalog(catalog)
     index = source.read_index()
@@ -138,7 +140,7 @@ def push(
     catalog: str | None = typer.Option(
         None, "--catalog", "-c", show_default=False,
         help="Catalog directory to write (created if missing). Default: as for `list`."),
-    key: str | None = typer.Option(None, "--key", "-k", help="Key of an encrypted model."),
+    key: str | None = KEY,
     force: bool = typer.Option(False, "--force", help="Replace an existing NAME:VERSION."),
     dataset: str | None = typer.Option(None, "--dataset", help="Dataset name for the card "
                                        "(default: the manifest's)."),
@@ -148,7 +150,8 @@ def push(
 ) -> None:
     """Publish a .graft model as NAME:VERSION; its card comes from the model's manifest.
 
-    The model file, its card and index.json are written atomically.
+    The model file, its card and index.json are written atomically. Absolute local paths in the
+    manifest (training data folders) are published as their last component only.
 
     An existing NAME:VERSION is refused unless --force. Serve the directory over HTTP to share it.
 

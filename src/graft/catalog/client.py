@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from graft.catalog.index import (
     check_name,
     parse_ref,
 )
+from graft.catalog.privacy import strip_local_paths
 from graft.catalog.sources import (
     CatalogUnreachable,
     LocalCatalog,
@@ -125,7 +127,9 @@ def push(model: str | os.PathLike, name: str, version: str, catalog_dir: str | o
 
     Order makes it atomic for readers: the model file (under a hash-bearing name, so a forced
     re-push never touches a file that the current index points to), then its card, then
-    ``index.json`` as the single commit point; a replaced file is removed last.
+    ``index.json`` as the single commit point; a replaced file is removed last. Absolute local
+    paths in the manifest (the training spec's data folders) are cut to their names in the
+    published copy (:mod:`graft.catalog.privacy`); ``key`` re-encrypts that copy.
     """
     from graft import archive
 
@@ -136,7 +140,10 @@ def push(model: str | os.PathLike, name: str, version: str, catalog_dir: str | o
                         "push into a local directory, then serve it with any static web server")
     model_path = require_file(model, "model file")
     # load, not just read_manifest: refuse a corrupt model, or an encrypted one without -k
-    _, manifest = archive.load(model_path, key=key)
+    tensors, manifest = archive.load(model_path, key=key)
+    manifest, stripped = strip_local_paths(manifest)
+    # the published copy: byte for byte, unless local paths had to go from its manifest
+    published = archive.encode(tensors, manifest, key) if stripped else None
     root = Path(str(catalog_dir).removeprefix("file://")).expanduser()
     root.mkdir(parents=True, exist_ok=True)
     with file_lock(root / ".lock"):  # serialize pushers of one catalog
@@ -146,9 +153,11 @@ def push(model: str | os.PathLike, name: str, version: str, catalog_dir: str | o
         if existing is not None and not force:
             raise UserError(f"{name}:{version} is already in the catalog {root}",
                             "push a new --version, or pass --force to replace it")
-        digest = sha256_file(model_path)
+        digest = (hashlib.sha256(published).hexdigest() if published is not None
+                  else sha256_file(model_path))
         rel = f"models/{name}/{version}/{name}-{version}-{digest[:12]}.graft"
-        _publish(root / rel, lambda tmp: shutil.copyfile(model_path, tmp))
+        _publish(root / rel, lambda tmp: tmp.write_bytes(published) if published is not None
+                 else shutil.copyfile(model_path, tmp))
         card = card_from_manifest(manifest, name=name, version=version, sha256=digest,
                                   size=(root / rel).stat().st_size, file=rel, dataset=dataset,
                                   license=license, description=description)
@@ -158,4 +167,9 @@ def push(model: str | os.PathLike, name: str, version: str, catalog_dir: str | o
         _publish(index_path, lambda tmp: tmp.write_text(index_json, encoding="utf-8"))
         if existing is not None and existing.file != rel:
             (root / existing.file).unlink(missing_ok=True)
+    if stripped:
+        _stderr.print(f"note: published without {len(stripped)} local paths of the manifest "
+                      f"(kept their names): {', '.join(stripped[:3])}"
+                      + (", ..." if len(stripped) > 3 else ""), markup=False, highlight=False,
+                      soft_wrap=True)
     return card

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import IO
 from urllib.error import HTTPError, URLError
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 from urllib.request import Request, urlopen
 
 from graft.catalog.index import INDEX_FILE, CatalogIndex
@@ -168,6 +168,28 @@ def _content_range(header: str) -> tuple[int | None, int | None]:
         return None, None
 
 
+_WARNED: set[str] = set()
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def warn_plain_http(location: str) -> bool:
+    """Warn (once per catalog) that a plain ``http://`` catalog can be altered in transit: the
+    sha256 that guards each download comes from the same unauthenticated index. Loopback
+    addresses never leave the machine and are not warned about. Returns whether it warned."""
+    host = (urlparse(location).hostname or "").lower()
+    if not location.startswith("http://") or host in _LOOPBACK or host.startswith("127.") \
+            or location in _WARNED:
+        return False
+    _WARNED.add(location)
+    from rich.console import Console
+
+    Console(stderr=True).print(
+        f"warning: the catalog {location} is plain HTTP: anyone on the network path can "
+        "swap its index and models (the sha256 checks come from that index); use https://",
+        markup=False, highlight=False, soft_wrap=True)
+    return True
+
+
 def _parse_index(data: bytes, source: str) -> CatalogIndex:
     try:
         raw = json.loads(data)
@@ -182,6 +204,7 @@ def open_catalog(location: str | os.PathLike | None = None) -> CatalogSource:
     loc = str(location) if location else default_catalog()
     loc = loc.removesuffix(INDEX_FILE) if loc.endswith("/" + INDEX_FILE) else loc
     if is_url(loc):
+        warn_plain_http(loc)
         return HttpCatalog(loc)
     if loc.startswith("file://"):
         loc = loc[len("file://"):]
