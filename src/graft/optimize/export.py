@@ -403,7 +403,10 @@ def _gate(report: ExportReport, allow_mismatch: bool, console: Any) -> None:
                             "(pass --cal_image_dir)")
         console.print(f"[yellow]note:[/] {report.notes[-1]}", highlight=False)
     elif passed:
-        console.print(f"[green]parity ok[/] ({rule['rule']})", highlight=False)
+        within = (f"every output within {rule['atol']:g} + {rule['rtol']:g} x max|output|"
+                  if rule["kind"] == "tolerance"
+                  else f"cosine similarity >= {rule['min_cosine']:g} on real images")
+        console.print(f"[green]parity ok[/] ({within})", highlight=False)
     elif not rule.get("gate"):
         console.print(f"[yellow]warning:[/] INT8 agreement is low: {escape(describe(bad))}; "
                       "evaluate the INT8 model before deploying it", highlight=False)
