@@ -20,9 +20,11 @@ def test_workflow_selection():
         parse_workflows("detect")
 
 
-def test_demo_runs_every_workflow_and_writes_the_summary(tmp_path, capsys):
-    out = tmp_path / "demo"
-    args = ["demo", "-o", str(out), "--epochs", "1", "--per-class", "8", "--size", "32",
+def test_demo_runs_every_workflow_and_writes_the_summary(tmp_path, capsys, monkeypatch):
+    # the default, relative output folder, from a working directory of its own
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "demo_runs"
+    args = ["demo", "--epochs", "1", "--per-class", "8", "--size", "32",
             "--retrain-epochs", "1", "--pose-images", "10", "--pose-epochs", "1",
             "--pose-retrain-epochs", "1", "--workflows",
             "classification,optimize,pose,pose_optimize"]
@@ -55,3 +57,30 @@ def test_demo_runs_every_workflow_and_writes_the_summary(tmp_path, capsys):
     assert main(args) == 0
     again = json.loads((out / "summary.json").read_text())
     assert [r["value"] for r in again["rows"]] == [r["value"] for r in summary["rows"]]
+
+    # the specs the demo wrote hold paths relative to their own folder: they load from
+    # anywhere, and the output folder can move as a whole
+    moved = tmp_path / "elsewhere" / "moved_runs"
+    moved.parent.mkdir()
+    out.rename(moved)
+    monkeypatch.chdir(moved.parent)
+    assert_specs_load_from_anywhere(moved)
+
+
+def assert_specs_load_from_anywhere(out):
+    from pathlib import Path
+
+    from graft.spec import load_spec
+    from graft.tasks.bpnet.spec import BpnetTrainSpec
+    from graft.tasks.classification.spec import ClassificationSpec
+
+    for name in ("classification/spec.yaml", "optimize/retrain.yaml"):
+        spec = load_spec(out / name, ClassificationSpec)
+        assert Path(spec.data.train_dir).is_dir() and Path(spec.data.val_dir).is_dir()
+    assert Path(load_spec(out / "optimize/retrain.yaml",
+                          ClassificationSpec).model.pretrained_weights).is_file()
+    for name in ("pose/train.yaml", "pose_optimize/retrain.yaml"):
+        spec = load_spec(out / name, BpnetTrainSpec)
+        assert Path(spec.dataloader.dataset_config.dataset_spec).is_file()
+    assert Path(load_spec(out / "pose_optimize/retrain.yaml",
+                          BpnetTrainSpec).model.pretrained_weights).is_file()

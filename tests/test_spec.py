@@ -68,3 +68,49 @@ def test_overrides_are_typed_and_validated(spec_file):
 def test_unknown_arch_suggests(spec_file):
     with pytest.raises(UserError, match="did you mean 'resnet18'"):
         load_spec(spec_file, ClassificationSpec, ["model.arch=resnet81"])
+
+
+def test_a_key_given_twice_is_an_error_naming_both_lines(tmp_path, spec_file):
+    text = spec_file.read_text() + "trainer:\n  epochs: 1\n  seed: 2\n  epochs: 3\n"
+    # the appended trainer section duplicates the file's own 'trainer' first
+    with pytest.raises(UserError, match=r"key 'trainer' appears twice \(lines \d+ and \d+\)"):
+        load_spec(write(tmp_path, text), ClassificationSpec)
+    data = yaml.safe_load(spec_file.read_text())
+    del data["trainer"]
+    text = yaml.safe_dump(data) + "trainer:\n  epochs: 1\n  seed: 2\n  epochs: 3\n"
+    first = len(text.splitlines()) - 2
+    with pytest.raises(UserError, match=rf"key 'epochs' appears twice \(lines {first} and "
+                                        rf"{first + 2}\) \(keep one of them\)"):
+        load_spec(write(tmp_path, text), ClassificationSpec)
+
+
+def test_yaml_merge_keys_still_override(tmp_path, spec_file):
+    """A YAML merge (``<<``) is YAML's own way to override keys: not a duplicate."""
+    data = yaml.safe_load(spec_file.read_text())
+    del data["trainer"]
+    text = yaml.safe_dump(data) + "trainer:\n  <<: {epochs: 4, seed: 1}\n  epochs: 5\n"
+    assert load_spec(write(tmp_path, text), ClassificationSpec).trainer.epochs == 5
+
+
+def test_a_tuple_override_with_too_few_values_names_the_override(spec_file):
+    with pytest.raises(UserError) as err:
+        load_spec(spec_file, ClassificationSpec, ["model.input_size=[64]"])
+    message = str(err.value)
+    assert message.startswith("--set model.input_size=[64]: model.input_size needs 2 values")
+    assert "(height, width)" in message and "missing" not in message
+
+
+def test_an_override_typo_blames_the_override_not_the_file(spec_file):
+    with pytest.raises(UserError) as err:
+        load_spec(spec_file, ClassificationSpec, ["trainer.epochs=2", "trainer.epochz=3"])
+    message = str(err.value)
+    assert message.startswith("--set trainer.epochz=3: unknown key 'trainer.epochz'")
+    assert "did you mean 'trainer.epochs'" in message and str(spec_file) not in message
+
+
+def test_a_file_typo_still_blames_the_file_when_overrides_are_given(tmp_path, spec_file):
+    data = yaml.safe_load(spec_file.read_text())
+    data["trainer"]["epocs"] = 3
+    path = write(tmp_path, data)
+    with pytest.raises(UserError, match=rf"^{path}: unknown key 'trainer.epocs'"):
+        load_spec(path, ClassificationSpec, ["trainer.epochs=2"])

@@ -33,6 +33,7 @@ from safetensors.torch import save as st_save
 
 from graft.errors import ArchiveError, UserError
 from graft.fsutil import write_bytes
+from graft.spec_paths import path_origin
 
 FORMAT_VERSION = 2  # 2: the content hash covers the manifest too
 ENC_MAGIC = b"GRAFTENC\n"
@@ -195,7 +196,7 @@ def _manifest_from_plain(plain: bytes, path: Path) -> dict[str, Any]:
 def _read(path: str | Path, key: str | None) -> tuple[bytes, Path]:
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"model file not found: {p}", "check the -m/--model path")
+        raise UserError(f"model file not found: {p}{path_origin(p)}", "check the -m/--model path")
     data = p.read_bytes()
     if data.startswith(ENC_MAGIC):
         return _decrypt(data, key, p), p

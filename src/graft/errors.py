@@ -6,6 +6,8 @@ The CLI prints its one-line message and exits with code 2 instead of showing a t
 
 from __future__ import annotations
 
+from graft.spec_paths import path_origin
+
 
 class UserError(Exception):
     """A problem in the user's input, with a message that names the problem and the fix."""
@@ -28,7 +30,7 @@ def require_file(path, what: str = "file"):
 
     p = Path(path)
     if not p.exists():
-        raise UserError(f"{what} not found: {p}", "check the path")
+        raise UserError(f"{what} not found: {p}{path_origin(p)}", "check the path")
     if not p.is_file():
         raise UserError(f"{what} is not a file: {p}", "pass a file, not a directory")
     return p
@@ -40,7 +42,7 @@ def require_dir(path, what: str = "directory"):
 
     p = Path(path)
     if not p.exists():
-        raise UserError(f"{what} not found: {p}", "check the path")
+        raise UserError(f"{what} not found: {p}{path_origin(p)}", "check the path")
     if not p.is_dir():
         raise UserError(f"{what} is not a directory: {p}", "pass a directory")
     return p

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from graft.console import labeled
 from graft.demo.common import Row, console
 from graft.errors import UserError
 
@@ -95,10 +95,9 @@ def demo(
             rows += pose_optimize.run(pose_run, output, pose_retrain_epochs, force)
     write_json(output / "summary.json", {"seconds": round(time.perf_counter() - start, 1),
                                          "rows": [r.to_dict() for r in rows]})
-    wide = Console(width=max(console.width, 110))  # a pipe or CI log reports 80 columns
-    wide.print(summary_table(rows))
+    console.print(summary_table(rows))
     for r in rows:
         if r.data:
-            console.print(f"[bold]{r.workflow}[/] data: {r.data}")
+            console.print(labeled(r.workflow, "bold", f"data: {r.data}"))
     console.print(f"outputs in {output}/ (summary.json, specs, models, metrics, images); "
                   f"total {time.perf_counter() - start:.0f} s")

@@ -15,6 +15,7 @@ class ClassificationRun:
     """What the optimize workflow needs from this one."""
 
     spec_file: Path
+    spec: dict[str, Any]  # as written to spec_file, paths as Path objects
     model: Path
     data_dir: Path
     row: Row
@@ -25,8 +26,8 @@ def classification_spec(data_dir: Path, epochs: int, size: int) -> dict[str, Any
     return {
         "model": {"arch": "resnet18", "input_size": [size, size]},
         "data": {
-            "train_dir": str(data_dir / "train"),
-            "val_dir": str(data_dir / "val"),
+            "train_dir": data_dir / "train",
+            "val_dir": data_dir / "val",
             "batch_size": 32,
             "workers": 1,
             "preprocess_mode": "torch",
@@ -38,8 +39,6 @@ def classification_spec(data_dir: Path, epochs: int, size: int) -> dict[str, Any
         "trainer": {"epochs": epochs, "checkpoint_interval": 1, "seed": 7},
         "eval": {"top_k": 2},
     }
-
-
 
 def run(out: Path, epochs: int, per_class: int, size: int, force: bool = False
         ) -> ClassificationRun:
@@ -53,15 +52,16 @@ def run(out: Path, epochs: int, per_class: int, size: int, force: bool = False
     start = time.perf_counter()
     if not (data_dir / "val").exists():
         make_classification_dataset(data_dir, classes=4, per_class=per_class, size=size, seed=0)
-    spec_file = write_spec(work / "spec.yaml", classification_spec(data_dir, epochs, size))
-    console.rule("[bold]classification: train ResNet18 (from scratch)")
+    spec = classification_spec(data_dir, epochs, size)
+    spec_file = write_spec(work / "spec.yaml", spec)
+    console.rule("classification: train ResNet18 (from scratch)")
     train(spec_file, work / "train", force=force)
     model = work / "train" / "model.graft"
-    console.rule("[bold]classification: evaluate and infer")
+    console.rule("classification: evaluate and infer")
     metrics = evaluate(spec_file, model, results_dir=work / "eval")
     infer(model, data_dir / "val" / "circle", work / "infer")
     row = Row(workflow="classification", step="train (PyTorch)", model="resnet18",
               params=num_params(model), metric="top-1", value=metrics["top1_accuracy"],
               seconds=time.perf_counter() - start, outputs=str(work),
               data=f"shapes: 4 classes x {per_class} images, {size}x{size}")
-    return ClassificationRun(spec_file, model, data_dir, row)
+    return ClassificationRun(spec_file, spec, model, data_dir, row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -9,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from rich.console import Console
 
-console = Console()
+from graft.console import console
+
+__all__ = ["Row", "console", "export_fp32_and_int8", "num_params", "prune_options", "write_spec"]
 
 
 @dataclass
@@ -33,10 +35,24 @@ class Row:
 
 
 def write_spec(path: Path, spec: dict[str, Any]) -> Path:
-    """Write a YAML spec atomically (users open these to see what the demo ran)."""
+    """Write a YAML spec atomically (users open these to see what the demo ran).
+
+    ``Path`` values (relative to the working directory) are written relative to the spec's
+    folder, graft's rule for paths in spec files: the demo's output folder works from any
+    working directory and can be moved as a whole.
+    """
     from graft.fsutil import write_text
 
-    write_text(path, yaml.safe_dump(spec, sort_keys=False))
+    folder = os.path.abspath(path.parent)
+
+    def portable(value: Any) -> Any:
+        if isinstance(value, Path):
+            return os.path.relpath(os.path.abspath(value), folder)
+        if isinstance(value, dict):
+            return {k: portable(v) for k, v in value.items()}
+        return [portable(v) for v in value] if isinstance(value, list) else value
+
+    write_text(path, yaml.safe_dump(portable(spec), sort_keys=False))
     return path
 
 

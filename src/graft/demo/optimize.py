@@ -14,10 +14,9 @@ which makes retraining do the real work: the demo shows it does.
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
-
-import yaml
 
 from graft.demo.classification import ClassificationRun
 from graft.demo.common import (
@@ -44,12 +43,12 @@ def run(base: ClassificationRun, out: Path, retrain_epochs: int, force: bool = F
     start = time.perf_counter()
     pruned = work / "pruned.graft"
     options = prune_options(task, base.model, PRUNE_THRESHOLD)
-    console.rule(f"[bold]optimize: prune ResNet18 (-pth {options.threshold}, granularity 8)")
+    console.rule(f"optimize: prune ResNet18 (-pth {options.threshold}, granularity 8)")
     run_prune(task, base.model, pruned, None, options)
 
-    console.rule("[bold]optimize: retrain the pruned graph")
-    spec = yaml.safe_load(base.spec_file.read_text())
-    spec["model"].update({"pretrained_weights": str(pruned), "load_graph": True})
+    console.rule("optimize: retrain the pruned graph")
+    spec = copy.deepcopy(base.spec)
+    spec["model"].update({"pretrained_weights": pruned, "load_graph": True})
     spec["regularizer"] = {"type": "l2", "weight": 5e-5}
     spec["lr_schedule"].update({"learning_rate": 5e-4, "soft_start": 0.0})
     spec["trainer"]["epochs"] = retrain_epochs
@@ -59,7 +58,7 @@ def run(base: ClassificationRun, out: Path, retrain_epochs: int, force: bool = F
     rows = [_row("prune + retrain (PyTorch)", retrained, evaluate(
         retrain_spec, retrained, results_dir=work / "eval_pytorch"), start, work)]
 
-    console.rule("[bold]optimize: export ONNX FP32 and INT8, evaluate with onnxruntime")
+    console.rule("optimize: export ONNX FP32 and INT8, evaluate with onnxruntime")
     for export in export_fp32_and_int8(task, retrained, work, base.data_dir / "train"):
         metrics = evaluate(retrain_spec, export.path, results_dir=work / f"eval_{export.data_type}")
         rows.append(_row(export.step, export.path, metrics, export.start, work,

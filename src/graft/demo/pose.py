@@ -30,7 +30,7 @@ def pose_train_spec(data_dir: Path, epochs: int) -> dict[str, Any]:
             "batch_size": 8,
             "workers": 1,
             "image_config": {"image_dims": {"height": SIZE, "width": SIZE, "channels": 3}},
-            "dataset_config": {"dataset_spec": str(data_dir / "dataset_spec.json")},
+            "dataset_config": {"dataset_spec": data_dir / "dataset_spec.json"},
             "augmentation_config": {
                 "spatial_augmentation_mode": "standard",
                 "spatial_aug_params": {"rotate_deg_max": 15, "translate_max_x": 12,
@@ -68,6 +68,7 @@ class PoseRun:
     """What the pose optimize workflow needs from this one."""
 
     spec_file: Path
+    spec: dict[str, Any]  # as written to spec_file, paths as Path objects
     infer_file: Path
     model: Path
     data_dir: Path
@@ -97,13 +98,14 @@ def run(out: Path, images: int, epochs: int, force: bool = False) -> PoseRun:
     if not (data_dir / "dataset_spec.json").exists():
         make_pose_dataset(data_dir, images=images, size=(SIZE, SIZE), max_persons=MAX_PERSONS,
                           crowd=False, person_height=PERSON_HEIGHT, seed=0)
-    spec_file = write_spec(work / "train.yaml", pose_train_spec(data_dir, epochs))
+    spec = pose_train_spec(data_dir, epochs)
+    spec_file = write_spec(work / "train.yaml", spec)
     infer_file = write_spec(work / "infer.yaml", inference_spec())
-    console.rule("[bold]pose: train BodyPoseNet (resnet18 backbone, 2 stages, from scratch)")
+    console.rule("pose: train BodyPoseNet (resnet18 backbone, 2 stages, from scratch)")
     train(spec_file, work / "train", force=force)
     model_path = work / "train" / "model.graft"
     model = load_pose_model(model_path)
-    console.rule("[bold]pose: evaluate (COCO keypoint AP) and infer")
+    console.rule("pose: evaluate (COCO keypoint AP) and infer")
     ap = evaluate_ap(infer_file, data_dir, model, work / "eval")
     run_inference(load_spec(infer_file, InferenceSpec), model, "dir",
                   data_dir / "images" / "val", work / "infer", dump_visualizations=True)
@@ -112,4 +114,4 @@ def run(out: Path, images: int, epochs: int, force: bool = False) -> PoseRun:
               value=ap, seconds=time.perf_counter() - start, outputs=str(work),
               data=f"synthetic people: {images} images, {SIZE}x{SIZE}, 1-{MAX_PERSONS} per "
               f"image, {PERSON_HEIGHT[0]}-{PERSON_HEIGHT[1]} of the image height")
-    return PoseRun(spec_file, infer_file, model_path, data_dir, row)
+    return PoseRun(spec_file, spec, infer_file, model_path, data_dir, row)

@@ -16,10 +16,9 @@ Retraining takes the training spec as it is (TLT's practice) for ``--pose-retrai
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
-
-import yaml
 
 from graft.demo.common import (
     Row,
@@ -44,13 +43,13 @@ def run(base: PoseRun, out: Path, retrain_epochs: int, force: bool = False) -> l
     start = time.perf_counter()
     pruned = work / "pruned.graft"
     options = prune_options(task, base.model, PRUNE_THRESHOLD)
-    console.rule(f"[bold]pose optimize: prune BodyPoseNet (-pth {options.threshold}, "
+    console.rule(f"pose optimize: prune BodyPoseNet (-pth {options.threshold}, "
                  "granularity 8)")
     run_prune(task, base.model, pruned, None, options)
 
-    console.rule("[bold]pose optimize: retrain the pruned graph")
-    spec = yaml.safe_load(base.spec_file.read_text())
-    spec["model"].update({"pretrained_weights": str(pruned), "load_graph": True})
+    console.rule("pose optimize: retrain the pruned graph")
+    spec = copy.deepcopy(base.spec)
+    spec["model"].update({"pretrained_weights": pruned, "load_graph": True})
     spec["trainer"]["epochs"] = retrain_epochs  # otherwise the training spec, as TLT retrains
     retrain_spec = write_spec(work / "retrain.yaml", spec)
     train(retrain_spec, work / "retrain", force=force)
@@ -58,7 +57,7 @@ def run(base: PoseRun, out: Path, retrain_epochs: int, force: bool = False) -> l
     rows = [_row("prune + retrain (PyTorch)", retrained, base.evaluate(
         retrained, work / "eval_pytorch"), start, work)]
 
-    console.rule("[bold]pose optimize: export ONNX FP32 and INT8, evaluate with onnxruntime")
+    console.rule("pose optimize: export ONNX FP32 and INT8, evaluate with onnxruntime")
     for export in export_fp32_and_int8(task, retrained, work, base.train_images):
         ap = base.evaluate(export.path, work / f"eval_{export.data_type}")
         rows.append(_row(export.step, export.path, ap, export.start, work, params=rows[0].params))

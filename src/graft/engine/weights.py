@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from graft.errors import UserError
+from graft.spec_paths import path_origin
 
 _PREFIXES = ("module.", "net.", "model.", "_orig_mod.")
 
@@ -124,7 +125,7 @@ def resolve_pretrained(ref: str, key: str | None = None) -> Pretrained:
     path = Path(ref)
     if not path.is_file():
         raise UserError(
-            f"pretrained_weights not found: {ref}",
+            f"pretrained_weights not found: {ref}{path_origin(ref)}",
             "give a .graft/.safetensors/.pth file, catalog:NAME or torchvision:NAME",
         )
     from graft import api, archive

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from graft.errors import UserError
+from graft.spec_paths import resolve_spec_paths
 from graft.tasks.bpnet.convert import PoseIndex, dataset_convert
 from graft.tasks.bpnet.data import BpnetDataModule, BpnetDataset
 from graft.tasks.bpnet.data_spec import DataloaderSpec, NormalizationSpec
@@ -125,7 +126,7 @@ def test_spec_validation():
     assert spec.batch_size == 10 and spec.image_config.target_size == (32, 32)
     assert spec.label_processor_config.heatmap_gaussian_sigma == 7.0
     assert spec.augmentation_config.spatial_aug_params.rotate_range == (-40.0, 40.0)
-    resolved = spec.resolve_paths("/base")
+    resolved = resolve_spec_paths(spec, "/base")
     assert resolved.dataset_config.dataset_spec == "/base/x"
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from graft.errors import UserError
 from graft.fsutil import write_bytes, write_json
 from graft.spec import read_yaml, validate
+from graft.spec_paths import resolve_spec_paths, spec_folder
 from graft.tasks.bpnet.augment import SpatialTransform, transform_keypoints
 from graft.tasks.bpnet.convert import PoseIndex, build_index
 from graft.tasks.bpnet.data import BpnetDataset
@@ -45,9 +46,11 @@ def load_dataloader_spec(train_spec: str | Path | DataloaderSpec | None,
         raw = read_yaml(train_spec)
         data = dict(raw.get("dataloader") or {})
         source = f"{train_spec}: dataloader"
-    data.setdefault("dataset_config", {"dataset_spec": str(dataset_spec_path or ".")})
+    default = Path(dataset_spec_path or ".").absolute()  # given on the command line
+    data.setdefault("dataset_config", {"dataset_spec": str(default)})
     spec = validate(DataloaderSpec, data, source=source)
-    return spec.resolve_paths(Path(train_spec).resolve().parent) if train_spec else spec
+    base = spec_folder(train_spec) if train_spec is not None else Path.cwd()
+    return resolve_spec_paths(spec, base, source=str(train_spec or "dataloader"))
 
 
 # -- pictures ---------------------------------------------------------------------------------

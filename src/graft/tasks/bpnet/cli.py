@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from graft.cli_options import ACCELERATOR, FORCE, GPUS, KEY, NUM_NODES, OVERRIDES, RESULTS, SPEC
-
-console = Console()
+from graft.console import console, labeled
 
 INFER_SPEC: Path | None = typer.Option(
     None, "--inference_spec", "--inference-spec", "-i",
@@ -31,11 +29,7 @@ def _inference_setup(inference_spec: Path | None, model_file: Path | None, key: 
     from graft.tasks.bpnet.spec import InferenceSpec
 
     spec = load_spec(inference_spec, InferenceSpec, overrides)
-    path = model_file
-    if path is None and spec.model_path:
-        path = Path(spec.model_path)
-        if not path.is_absolute() and inference_spec is not None:
-            path = inference_spec.resolve().parent / path
+    path = model_file or (Path(spec.model_path) if spec.model_path else None)
     if path is None:
         raise UserError("no model given", "pass -m MODEL.graft or set model_path in the spec")
     model = load_pose_model(path, key=key, device=device)
@@ -62,8 +56,8 @@ def dataset_convert(
     from graft.tasks.bpnet.convert import dataset_convert as run
 
     s = run(dataset_spec, mode, output_dir, generate_masks=generate_masks)
-    console.print(f"[green]converted[/] {s['mode']}: {s.get('images', '?')} images, "
-                  f"{s.get('persons', '?')} persons -> {s['index']}")
+    console.print(labeled("converted", "green", f"{s['mode']}: {s.get('images', '?')} images, "
+                          f"{s.get('persons', '?')} persons -> {s['index']}"))
 
 
 def train(spec: Path = SPEC, results_dir: Path = RESULTS, key: str | None = KEY,
@@ -80,7 +74,7 @@ def train(spec: Path = SPEC, results_dir: Path = RESULTS, key: str | None = KEY,
     summary = run(spec, results_dir, key=key, gpus=gpus, num_nodes=num_nodes,
                   overrides=overrides, accelerator=accelerator, force=force)
     for line in summary.lines():
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
+        console.print(line)
 
 
 def evaluate(

@@ -26,6 +26,7 @@ import numpy as np
 
 from graft.errors import UserError
 from graft.fsutil import atomic_open, write_bytes, write_json
+from graft.spec_paths import path_origin
 from graft.tasks.bpnet.dataset_spec import (
     DataFilteringParams,
     DatasetSpec,
@@ -110,7 +111,7 @@ class PoseIndex:
         if path.is_dir():
             path = path / INDEX_FILE
         if not path.is_file():
-            raise UserError(f"training index not found: {path}",
+            raise UserError(f"training index not found: {path}{path_origin(path)}",
                             "run `graft bpnet dataset_convert` first")
         try:
             with np.load(path, allow_pickle=False) as z:

@@ -22,13 +22,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
 from graft.errors import UserError
-from graft.spec import StrictModel
+from graft.spec import SpecPath, StrictModel
 from graft.tasks.bpnet.pose_config import PoseConfig, load_pose_config
 
 if TYPE_CHECKING:
@@ -40,7 +39,7 @@ SpatialMode = Literal["person_centric", "standard", "standard_with_fixed_aspect_
 class PoseConfigRef(StrictModel):
     """Which pose config the model uses; ``target_shape`` is checked against image dims/stride."""
 
-    pose_config_path: str | None = Field(
+    pose_config_path: SpecPath | None = Field(
         default=None, description="JSON/YAML pose config; null: 18-joint BodyPoseNet")
     target_shape: tuple[int, int] | None = Field(
         default=None, description="(h, w) of the output maps; derived from image dims / stride")
@@ -198,10 +197,10 @@ class DatasetConfig(StrictModel):
     annotation files at start-up (masks already generated are used).
     """
 
-    dataset_spec: str | None = Field(default=None, description="dataset spec (JSON/YAML)")
-    train_records_folder_path: str | None = Field(
+    dataset_spec: SpecPath | None = Field(default=None, description="dataset spec (JSON/YAML)")
+    train_records_folder_path: SpecPath | None = Field(
         default=None, description="dataset_convert -m train output folder")
-    val_records_folder_path: str | None = Field(
+    val_records_folder_path: SpecPath | None = Field(
         default=None, description="dataset_convert -m test output folder (validation)")
 
     @model_validator(mode="after")
@@ -231,25 +230,6 @@ class DataloaderSpec(StrictModel):
             raise ValueError(f"pose_config.target_shape {list(want)} does not match image_dims / "
                              f"stride = {list(self.image_config.target_size)}")
         return self
-
-    def resolve_paths(self, base: str | Path) -> DataloaderSpec:
-        """Copy with relative paths made relative to ``base`` (e.g. the spec file's folder)."""
-        base = Path(base)
-
-        def fix(p: str | None) -> str | None:
-            if p is None or Path(p).expanduser().is_absolute():
-                return p
-            return str(base / p)
-
-        ds = self.dataset_config
-        return self.model_copy(update={
-            "pose_config": self.pose_config.model_copy(
-                update={"pose_config_path": fix(self.pose_config.pose_config_path)}),
-            "dataset_config": ds.model_copy(update={
-                "dataset_spec": fix(ds.dataset_spec),
-                "train_records_folder_path": fix(ds.train_records_folder_path),
-                "val_records_folder_path": fix(ds.val_records_folder_path)}),
-        })
 
 
 def require_same_joints(index_pose: PoseConfig, model_pose: PoseConfig, where: str) -> None:

@@ -13,8 +13,9 @@ The file (JSON or YAML) follows TLT's ``coco_spec.json`` so existing specs load 
       "visibility_flags": {"value": {"visible": 2, "occluded": 1, "not_labeled": 0}}
     }
 
-Relative paths: ``root_directory_path`` and ``pose_config_path`` are relative to the spec file's
-folder; the per-mode paths are relative to the root. The pose config (model joints, limbs, flip
+Relative paths: ``root_directory_path`` and ``pose_config_path`` are relative to the dataset
+spec file's folder (graft's rule for every spec file); the per-mode paths are relative to the
+root, as in TLT. The pose config (model joints, limbs, flip
 pairs) is given by path or inline under ``pose_config``; a ``categories`` entry (as in TLT) may
 name the keypoint order of the annotation files, which then replaces ``source_joints``.
 """
@@ -24,10 +25,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, model_validator
 
-from graft.errors import UserError
-from graft.spec import StrictModel, read_yaml, validate
+from graft.errors import UserError, require_file
+from graft.spec import SpecPath, StrictModel, read_yaml, validate
+from graft.spec_paths import resolve_spec_paths, spec_folder
 from graft.tasks.bpnet.pose_config import PoseConfig, load_pose_config
 
 Mode = Literal["train", "test"]
@@ -104,21 +106,19 @@ class DatasetSpec(StrictModel):
     """A COCO-format keypoint dataset (see the module docstring)."""
 
     dataset: str = "coco"
-    root_directory_path: str = "."
+    root_directory_path: SpecPath = Field(".", description="the dataset's root folder")
     train_data: ModeData | None = None
     test_data: ModeData | None = None
     category: str = Field("person", description="annotation category holding the keypoints")
     categories: list[CategorySpec] | None = Field(
         default=None, description="optional: keypoint names of the annotation files (TLT)")
-    pose_config_path: str | None = Field(
+    pose_config_path: SpecPath | None = Field(
         default=None, description="model pose config (JSON/YAML); default: 18-joint BodyPoseNet")
     pose_config: PoseConfig | None = Field(default=None, description="inline pose config")
     visibility_flags: VisibilityFlags = Field(default_factory=VisibilityFlags)
     data_filtering_params: DataFilteringParams = Field(default_factory=DataFilteringParams)
     duplicate_data_with_each_person_as_center: bool = Field(
         True, description="person_centric: one training sample per main person (TLT)")
-
-    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
     @model_validator(mode="after")
     def _check(self) -> DatasetSpec:
@@ -131,8 +131,7 @@ class DatasetSpec(StrictModel):
     # -- paths -------------------------------------------------------------------------------
     @property
     def root(self) -> Path:
-        root = Path(self.root_directory_path).expanduser()
-        return root if root.is_absolute() else (self._base_dir / root)
+        return Path(self.root_directory_path).expanduser()
 
     def mode_data(self, mode: str) -> ModeData:
         mode = normalize_mode(mode)
@@ -157,8 +156,7 @@ class DatasetSpec(StrictModel):
         if self.pose_config is not None:
             pose = self.pose_config
         elif self.pose_config_path is not None:
-            path = Path(self.pose_config_path).expanduser()
-            pose = load_pose_config(path if path.is_absolute() else self._base_dir / path)
+            pose = load_pose_config(Path(self.pose_config_path).expanduser())
         else:
             pose = PoseConfig()
         names = self._category_keypoints()
@@ -195,9 +193,6 @@ def normalize_joint_name(name: str) -> str:
 
 def load_dataset_spec(path: str | Path) -> DatasetSpec:
     """Read and validate a dataset spec file (JSON or YAML)."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"dataset spec not found: {p}", "check the --dataset_spec path")
+    p = require_file(path, "dataset spec")
     spec = validate(DatasetSpec, read_yaml(p), source=str(p))
-    spec._base_dir = p.resolve().parent
-    return spec
+    return resolve_spec_paths(spec, spec_folder(p), source=str(p))

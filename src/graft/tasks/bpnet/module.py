@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.console import Console
 
+from graft.console import console
 from graft.engine.driver import (
     Launch,
     Monitor,
@@ -29,8 +29,6 @@ from graft.errors import UserError
 from graft.tasks.bpnet.model import BpNetLite, architecture_dict, build_model
 from graft.tasks.bpnet.pose_config import PoseConfig
 from graft.tasks.bpnet.spec import BpnetTrainSpec, ModelSpec
-
-console = Console()
 
 
 def masked_l2(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -185,14 +183,13 @@ def train(spec_file: str | Path | None, results_dir: str | Path, *, key: str | N
           spec: BpnetTrainSpec | None = None) -> TrainSummary:
     """Train (or resume) and write ``RESULTS_DIR/model.graft``.
 
-    Relative data paths in the spec are taken relative to the spec file's folder. The resolved
-    spec is saved as ``RESULTS_DIR/spec.yaml`` by the engine.
+    Relative paths in the spec file are relative to its folder (those of a ``spec`` object to
+    the working directory). The resolved spec is saved as ``RESULTS_DIR/spec.yaml`` by the
+    engine.
     """
     from graft.spec import load_spec
 
     spec = spec or load_spec(spec_file, BpnetTrainSpec, overrides)
-    base = Path(spec_file).resolve().parent if spec_file else Path.cwd()
-    spec = spec.model_copy(update={"dataloader": spec.dataloader.resolve_paths(base)})
     launch = Launch(accelerator=accelerator, gpus=gpus, num_nodes=num_nodes, progress=progress)
     return run_training(BpnetTraining(spec), results_dir,
                         TrainOptions(key=key, force=force, launch=launch))

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from graft.errors import UserError
 from graft.spec import StrictModel, validate
+from graft.spec_paths import path_origin
 
 BPNET_18_JOINTS = [
     "nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
@@ -122,7 +123,7 @@ def load_pose_config(path: str | Path | None) -> PoseConfig:
         return PoseConfig()
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"pose config not found: {p}", "check pose_config_path")
+        raise UserError(f"pose config not found: {p}{path_origin(p)}", "check pose_config_path")
     try:
         text = p.read_text()
         data: Any = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from graft.errors import UserError
+from graft.spec_paths import path_origin
 
 
 class RuntimePoseNet:
@@ -67,7 +68,8 @@ def load_pose_model(path: str | Path, key: str | None = None, device: str = "aut
     p = Path(path)
     if is_exported(p):
         if not p.is_file():
-            raise UserError(f"model file not found: {p}", "check the -m/--model path")
+            raise UserError(f"model file not found: {p}{path_origin(p)}",
+                            "check the -m/--model path")
         runtime = load_runtime(p, device="cpu" if device == "cpu" else "auto")
         manifest = runtime.manifest
         task = manifest.get("task") if isinstance(manifest, dict) else None

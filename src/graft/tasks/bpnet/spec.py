@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from graft.engine.config import LRScheduleSpec, OptimizerSpec, RegularizerSpec, TrainerSpec
-from graft.spec import StrictModel
+from graft.spec import SpecPath, StrictModel, WeightsRef
 from graft.tasks.bpnet.data_spec import DataloaderSpec
 from graft.tasks.bpnet.model import BACKBONES, MAX_STAGES, MIN_STAGES
 
@@ -54,7 +54,7 @@ class ModelSpec(StrictModel):
     refinement_kernel: Literal[3, 5, 7] = Field(
         7, description="kernel of the refinement stages' trunk convs; 7 is BodyPoseNet's, 3 "
         "trains about twice as fast on small inputs with a smaller receptive field")
-    pretrained_weights: str | None = Field(
+    pretrained_weights: WeightsRef | None = Field(
         None, description="a .graft file (a bpnet model, or another task's model of the same "
         "backbone, e.g. a classification resnet18), catalog:NAME, a .safetensors/.pth state "
         "dict or torchvision:NAME (vgg19 takes torchvision:vgg19_bn, the others their own "
@@ -110,8 +110,8 @@ class DecoderSettings(StrictModel):
 class InferenceSpec(StrictModel):
     """``graft bpnet evaluate/inference --inference_spec INFER`` (TLT's fields)."""
 
-    model_path: str | None = Field(None, description="model file; -m/--model overrides it")
-    train_spec: str | None = Field(None, description="read for TLT compatibility; the model "
+    model_path: SpecPath | None = Field(None, description="model file; -m/--model overrides it")
+    train_spec: SpecPath | None = Field(None, description="read for TLT compatibility; the model "
                                    "file carries its own training spec")
     input_shape: tuple[int, int] = Field(
         (368, 368), description="network input (height, width); with adjust_network_input "

@@ -7,13 +7,13 @@ from pydantic import Field, field_validator
 from graft.data.preprocess import PreprocessMode
 from graft.engine.config import LRScheduleSpec, OptimizerSpec, RegularizerSpec, TrainerSpec
 from graft.nn.backbones import BACKBONES
-from graft.spec import StrictModel
+from graft.spec import SpecPath, StrictModel, WeightsRef
 
 
 class ModelSpec(StrictModel):
     arch: str = Field("resnet18", description=f"one of: {', '.join(BACKBONES)}")
     input_size: tuple[int, int] = Field((224, 224), description="network input (height, width)")
-    pretrained_weights: str | None = Field(
+    pretrained_weights: WeightsRef | None = Field(
         None,
         description="a .graft file, catalog:NAME[:VERSION], a torchvision state-dict file "
         "(.pth/.safetensors) or torchvision:NAME (e.g. torchvision:ResNet18_Weights.IMAGENET1K_V1)",
@@ -61,8 +61,8 @@ class AugmentationSpec(StrictModel):
 
 
 class DataSpec(StrictModel):
-    train_dir: str = Field(description="ImageFolder root: one sub-directory per class")
-    val_dir: str | None = Field(
+    train_dir: SpecPath = Field(description="ImageFolder root: one sub-directory per class")
+    val_dir: SpecPath | None = Field(
         None, description="ImageFolder root with the train classes; without it the run does not "
         "validate and keeps its last epoch's model")
     batch_size: int = Field(64, ge=1, description="per GPU / process")
