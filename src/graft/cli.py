@@ -2,7 +2,9 @@
 
 Each task contributes its own sub-app (``Task.cli``); this module only mounts them, adds the
 task-independent commands (model, synth, catalog, gaussrank, demo) and turns :class:`UserError`
-into a one-line message with exit code 2.
+into a one-line message with exit code 2. ``--help`` is drawn by rich in a terminal and as
+plain, unwrapped text in a pipe or file (rich would fit its panels into 80 columns there and
+cut long option names).
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
 
 from graft import __version__, tasks
+from graft.console import PIPE_WIDTH, console, err_console, labeled
 from graft.errors import UserError
 
-err_console = Console(stderr=True)
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     name="graft",
@@ -23,7 +25,7 @@ app = typer.Typer(
     "models from spec files.\n\nExample: graft classification train -e spec.yaml -r results/",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings=CONTEXT,
     add_completion=False,
 )
 synth_app = typer.Typer(
@@ -97,20 +99,34 @@ def one_line(exc: UserError) -> str:
     return text
 
 
+def _help_for_this_output() -> None:
+    """Rich help in a terminal; click's plain help, one line per paragraph, in a pipe or file.
+
+    typer reads both settings from the root app each time it builds the command tree.
+    """
+    if console.is_terminal:
+        app.rich_markup_mode, app.info.context_settings = "rich", CONTEXT
+    else:
+        app.rich_markup_mode = None
+        app.info.context_settings = {**CONTEXT, "terminal_width": PIPE_WIDTH,
+                                     "max_content_width": PIPE_WIDTH}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
     try:
         _mount()
+        _help_for_this_output()
         code = app(args=argv, standalone_mode=False)
         if code == 130:  # typer turns Ctrl-C in a command into this exit code itself
             raise KeyboardInterrupt
         if isinstance(code, int):
             return code
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {one_line(exc)}", highlight=False, soft_wrap=True)
+        err_console.print(labeled("error:", "bold red", one_line(exc)), highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]")
+        err_console.print(labeled("interrupted", "yellow", ""))
         return 130
     except SystemExit as exc:  # typer.Exit inside commands
         return int(exc.code or 0)

@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from graft.cli_options import KEY
+from graft.console import console
 
 app = typer.Typer(no_args_is_help=True, help="Inspect .graft model files.")
-console = Console()
 
 
 @app.command()
@@ -38,7 +37,7 @@ def info(
     arch = {k: v for k, v in m.get("architecture", {}).items() if k != "layer_shapes"}
     inp = m.get("input", {})
     norm = inp.get("normalization", {})
-    t = Table(title=escape(str(model)), show_header=False)
+    t = Table(title=str(model), show_header=False)
     t.add_column(style="bold")
     t.add_column()
     rows = [
@@ -60,12 +59,11 @@ def info(
         ("created", m.get("created", "?")),
     ]
     for k, v in rows:
-        t.add_row(k, escape(v))
+        t.add_row(k, v)
     console.print(t)
     if m.get("spec"):
         import yaml
 
-        console.print("[bold]training spec[/]")
-        console.print(yaml.safe_dump(m["spec"], sort_keys=False).rstrip(), highlight=False,
-                      markup=False)
+        console.print(Text("training spec", style="bold"))
+        console.print(yaml.safe_dump(m["spec"], sort_keys=False).rstrip(), highlight=False)
 

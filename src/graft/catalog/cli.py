@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.filesize import decimal
 from rich.table import Table
 
@@ -14,8 +13,7 @@ from graft.catalog import client, semver
 from graft.catalog.index import ModelCard, parse_ref
 from graft.catalog.sources import CATALOG_ENV, default_catalog, open_catalog
 from graft.cli_options import KEY
-
-console = Console()
+from graft.console import console
 
 app = typer.Typer(
     help="List, inspect, pull and push pretrained models (a catalog is a directory or an "

@@ -10,8 +10,6 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from rich.console import Console
-
 from graft.catalog import semver
 from graft.catalog.download import download, file_lock, is_verified, sha256_file
 from graft.catalog.index import (
@@ -30,10 +28,9 @@ from graft.catalog.sources import (
     models_cache_dir,
     open_catalog,
 )
+from graft.console import err_console, labeled
 from graft.errors import UserError, require_file
 from graft.fsutil import atomic_path, write_text
-
-_stderr = Console(stderr=True)
 
 
 def _card_json(card: ModelCard) -> str:
@@ -90,8 +87,8 @@ def resolve(ref: str, catalog: str | None = None, cache_dir: Path | None = None,
         cached = _cached_copy(cache, name, version)
         if cached is None:
             raise
-        _stderr.print(f"[yellow]warning:[/] {exc.problem}; using the cached {cached[1].ref}",
-                      highlight=False)
+        err_console.print(labeled("warning:", "yellow",
+                                  f"{exc.problem}; using the cached {cached[1].ref}"))
         return cached[0]
     dest = cache / card.name / card.version / card.filename
     card_path = dest.with_name("card.json")
@@ -168,8 +165,7 @@ def push(model: str | os.PathLike, name: str, version: str, catalog_dir: str | o
         if existing is not None and existing.file != rel:
             (root / existing.file).unlink(missing_ok=True)
     if stripped:
-        _stderr.print(f"note: published without {len(stripped)} local paths of the manifest "
-                      f"(kept their names): {', '.join(stripped[:3])}"
-                      + (", ..." if len(stripped) > 3 else ""), markup=False, highlight=False,
-                      soft_wrap=True)
+        err_console.print(f"note: published without {len(stripped)} local paths of the "
+                          f"manifest (kept their names): {', '.join(stripped[:3])}"
+                          + (", ..." if len(stripped) > 3 else ""))
     return card

@@ -15,14 +15,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from rich.console import Console
-
 from graft.catalog.index import ModelCard
 from graft.catalog.sources import CatalogSource, cache_root
+from graft.console import err_console
 from graft.errors import UserError
 
 CHUNK = 1 << 20
-_stderr = Console(stderr=True)
 
 
 def sha256_file(path: Path) -> str:
@@ -48,9 +46,9 @@ def _progress(card: ModelCard, show: bool):
         TransferSpeedColumn,
     )
 
-    return Progress(TextColumn(f"[bold]{card.ref}"), BarColumn(), DownloadColumn(),
-                    TransferSpeedColumn(), TimeRemainingColumn(), console=_stderr,
-                    disable=not show)
+    return Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(),
+                    DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                    console=err_console, disable=not show)
 
 
 @contextlib.contextmanager
@@ -126,7 +124,7 @@ def _fetch_rest(source: CatalogSource, card: ModelCard, part: Path, have: int, d
     try:
         with contextlib.closing(stream), open(part, "ab" if have else "wb") as fh, \
                 _progress(card, progress) as bar:
-            task = bar.add_task("pull", total=card.size, completed=have)
+            task = bar.add_task(card.ref, total=card.size, completed=have)
             while have <= card.size:
                 chunk = stream.read(CHUNK)
                 if not chunk:

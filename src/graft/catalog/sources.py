@@ -181,12 +181,11 @@ def warn_plain_http(location: str) -> bool:
             or location in _WARNED:
         return False
     _WARNED.add(location)
-    from rich.console import Console
+    from graft.console import err_console
 
-    Console(stderr=True).print(
+    err_console.print(
         f"warning: the catalog {location} is plain HTTP: anyone on the network path can "
-        "swap its index and models (the sha256 checks come from that index); use https://",
-        markup=False, highlight=False, soft_wrap=True)
+        "swap its index and models (the sha256 checks come from that index); use https://")
     return True
 
 

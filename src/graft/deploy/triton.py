@@ -177,8 +177,8 @@ def triton_command(
 
     Example: graft deploy triton -m model.onnx -o model_repo --name gesturenet --dynamic_batching
     """
-    from rich.console import Console
+    from graft.console import console
 
     model_dir = write_repository(model, output, name, max_batch_size, dynamic_batching)
-    Console().print(f"Triton model repository: {model_dir} (serve with "
-                    f"`tritonserver --model-repository {Path(output)}`)")
+    console.print(f"Triton model repository: {model_dir} (serve with "
+                  f"`tritonserver --model-repository {Path(output)}`)")

@@ -42,10 +42,10 @@ def sample_images(image_dir: str | Path, count: int, seed: int = 0) -> list[Path
                         f"put {count} representative training images there "
                         f"({', '.join(IMAGE_SUFFIXES[:4])} ...)")
     if len(images) < count:
-        from rich.console import Console
+        from graft.console import err_console, labeled
 
-        Console(stderr=True).print(f"[yellow]warning:[/] {image_dir} has {len(images)} images, "
-                                   f"fewer than batches x batch_size = {count}; using all of them")
+        err_console.print(labeled("warning:", "yellow", f"{image_dir} has {len(images)} images, "
+                                  f"fewer than batches x batch_size = {count}; using all of them"))
         return images
     return sorted(random.Random(seed).sample(images, count))
 

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from graft.cli_options import KEY
+from graft.console import console as stdout_console
 from graft.errors import UserError
 
 CalibrationLoader = Callable[[dict[str, Any], Path, int, int], Iterable[np.ndarray]]
@@ -74,7 +76,7 @@ def run_prune(task: Any, model: Path, output: Path, key: str | None, options: An
     from graft.api import GraftModel
     from graft.optimize.prune import print_table, prune_module, save_report
 
-    console = console or Console()
+    console = console or stdout_console
     check_outputs(model, {"-o": output}, force=force)
     loaded = _load(task, model, key)
     module, manifest = loaded.module, loaded.manifest
@@ -113,7 +115,7 @@ def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: P
     from graft.optimize.quantize import is_quantized
     from graft.optimize.tensorrt import INSTALL_HINT, tensorrt_available
 
-    console = console or Console()
+    console = console or stdout_console
     check_outputs(model, {"-o": output, "parity report": parity_path(output),
                           "--engine_file": engine_file,
                           "engine metadata": sidecar_path(engine_file) if engine_file else None,
@@ -175,8 +177,8 @@ def _apply_spec(task: Any, manifest: dict[str, Any], spec: Path,
     if hook is not None:
         return hook(manifest, spec)
     data = read_yaml(spec)
-    console.print(f"[dim]note: the model file carries its configuration; {spec.name} is "
-                  "recorded in the ONNX metadata only[/]")
+    console.print(Text(f"note: the model file carries its configuration; {spec.name} is "
+                       "recorded in the ONNX metadata only", style="dim"))
     return {**manifest, "export_spec": data}
 
 

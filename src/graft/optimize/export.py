@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from graft.console import err_console, labeled
 from graft.errors import UserError
 from graft.fsutil import atomic_path, write_json
 from graft.optimize.int8 import FirstBatch, calibrate
@@ -266,12 +267,9 @@ def export_onnx(
     written (its report is), unless ``allow_parity_mismatch``; ``atol``/``rtol`` override the
     data type's defaults. INT8 gets an agreement verdict on real images, a warning only.
     """
-    from rich.console import Console
-    from rich.markup import escape
-
     from graft.optimize.quantize import is_quantized, needs_calibration
 
-    console = console or Console(stderr=True)
+    console = console or err_console
     if data_type not in DATA_TYPES:
         raise UserError(f"unknown data type {data_type!r}", "use fp32, fp16 or int8")
     output = Path(output)
@@ -292,7 +290,8 @@ def export_onnx(
         raise UserError("a QAT model exports as INT8 (its learned ranges are QDQ nodes)",
                         "use --data_type int8, or export the model trained without QAT")
     if qat and data_type == "fp32":
-        console.print("[yellow]note:[/] QAT model: exporting its learned INT8 ranges (int8 QDQ)")
+        console.print(labeled("note:", "yellow",
+                              "QAT model: exporting its learned INT8 ranges (int8 QDQ)"))
         data_type = "int8"
     ptq = data_type == "int8" and not qat
     have_cache = bool(cal_cache_file) and Path(cal_cache_file).is_file()
@@ -330,9 +329,8 @@ def export_onnx(
                 if not (auto and exporter == "dynamo"):
                     raise
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-                console.print(f"[yellow]note:[/] torch.export could not trace the network "
-                              f"({escape(reason)}); using the TorchScript exporter",
-                              highlight=False)
+                console.print(labeled("note:", "yellow", "torch.export could not trace the "
+                                      f"network ({reason}); using the TorchScript exporter"))
                 exporter = report.exporter = "torchscript"
                 torch_to_onnx(wrapper, example, fp32_path, list(output_names), exporter, opset)
         final_path = fp32_path
@@ -388,32 +386,30 @@ def _gate(report: ExportReport, allow_mismatch: bool, console: Any) -> None:
 
     Runs while the ONNX file is still a temporary file, so a model that fails the gate never
     replaces ``report.path`` (nor leaves a file that looks like a good export)."""
-    from rich.markup import escape
-
     out = Path(report.path)
     print_parity(report.parity, f"onnxruntime vs PyTorch ({report.data_type}, {out.name})",
                  console)
     if report.fp16_conversion and report.fp16_conversion["clamped"]:
         console.print(f"note: the FP16 conversion clamped values outside the FP16 range "
                       f"{report.fp16_conversion['clamped']} times (details in "
-                      f"{parity_path(out).name})", highlight=False, markup=False)
+                      f"{parity_path(out).name})")
     rule, passed, bad = report.criterion or {}, report.passed, worst(report.parity)
     if passed is None:
         report.notes.append("no INT8 agreement verdict: it needs real images "
                             "(pass --cal_image_dir)")
-        console.print(f"[yellow]note:[/] {report.notes[-1]}", highlight=False)
+        console.print(labeled("note:", "yellow", report.notes[-1]))
     elif passed:
         within = (f"every output within {rule['atol']:g} + {rule['rtol']:g} x max|output|"
                   if rule["kind"] == "tolerance"
                   else f"cosine similarity >= {rule['min_cosine']:g} on real images")
-        console.print(f"[green]parity ok[/] ({within})", highlight=False)
+        console.print(labeled("parity ok", "green", f"({within})"))
     elif not rule.get("gate"):
-        console.print(f"[yellow]warning:[/] INT8 agreement is low: {escape(describe(bad))}; "
-                      "evaluate the INT8 model before deploying it", highlight=False)
+        console.print(labeled("warning:", "yellow", f"INT8 agreement is low: {describe(bad)}; "
+                              "evaluate the INT8 model before deploying it"))
     elif allow_mismatch:
         report.accepted_mismatch = True
-        console.print(f"[yellow]warning:[/] parity check failed, written anyway "
-                      f"(--allow_parity_mismatch): {escape(describe(bad))}", highlight=False)
+        console.print(labeled("warning:", "yellow", "parity check failed, written anyway "
+                              f"(--allow_parity_mismatch): {describe(bad)}"))
     else:
         write_json(parity_path(out), report.to_dict())
         raise ParityError(

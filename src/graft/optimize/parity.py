@@ -150,18 +150,19 @@ def describe(row: OutputParity) -> str:
 
 
 def print_parity(rows: list[OutputParity], title: str, console: Any) -> None:
-    """The comparison table: one row per output and input kind, with its verdict."""
-    from rich.markup import escape
+    """The comparison table: one row per output and input kind, with its verdict (names and
+    the title as Text: printed literally whatever the console's markup setting)."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=escape(title))
+    table = Table(title=Text(title))
     for col in ("output", "inputs", "max abs diff", "max |torch|", "tolerance", "cosine",
                 "verdict"):
         table.add_column(col, justify="left" if col in ("output", "inputs", "verdict")
                          else "right")
-    marks = {True: "[green]ok[/]", False: "[bold red]FAIL[/]", None: "[dim]-[/]"}
+    marks = {True: Text("ok", "green"), False: Text("FAIL", "bold red"), None: Text("-", "dim")}
     for r in rows:
-        table.add_row(escape(r.name), r.inputs, f"{r.max_abs_diff:.3g}",
+        table.add_row(Text(r.name), r.inputs, f"{r.max_abs_diff:.3g}",
                       f"{r.max_abs_reference:.3g}",
                       "-" if r.tolerance is None else f"{r.tolerance:.3g}",
                       "-" if r.cosine is None else f"{r.cosine:.4f}", marks[r.passed])

@@ -345,8 +345,9 @@ def check_rebuildable(pristine: nn.Module, pruned: nn.Module) -> None:
 
 def print_table(result: PruneResult, console: Any | None = None) -> None:
     """The per-layer table, as TLT prints it after pruning."""
-    from rich.console import Console
     from rich.table import Table
+
+    from graft.console import console as stdout_console
 
     table = Table(title=f"pruning (pth={result.options.threshold}, -n {result.options.normalizer}, "
                         f"-eq {result.options.equalization}, -pg {result.options.granularity}, "
@@ -359,7 +360,7 @@ def print_table(result: PruneResult, console: Any | None = None) -> None:
                       f"{r.params_before:,}", f"{r.params_after:,}", f"{r.ratio:.3f}", style=style)
     table.add_row("total", "", "", f"{result.params_before:,}", f"{result.params_after:,}",
                   f"{result.ratio:.3f}", style="bold")
-    (console or Console()).print(table)
+    (console or stdout_console).print(table)
 
 
 def save_report(result: PruneResult, stem: str | Path) -> tuple[Path, Path]:

@@ -8,15 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from graft.console import console, err_console
 from graft.errors import UserError
 from graft.tabular import io
 from graft.tabular.scaler import GaussRankScaler
-
-console = Console(stderr=True)
 
 app = typer.Typer(
     help="Gauss rank transform for tabular data: fit per column (and per group), transform, "
@@ -36,7 +34,7 @@ def _steps(total: int) -> Iterator[Any]:
     """A progress bar over the few steps of a command (reading a big table takes a while)."""
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-        console=console, transient=True, disable=not console.is_terminal,
+        console=err_console, transient=True, disable=not err_console.is_terminal,
     ) as progress:
         task = progress.add_task("starting", total=total)
 
@@ -117,7 +115,7 @@ def fit(
             table.add_row(str(name), "-" if group is None else str(group), f"{fitted.n:,}",
                           f"{fitted.m:,}", f"{float(fitted.knots[0]):.6g}",
                           f"{float(fitted.knots[-1]):.6g}")
-    Console().print(table)
+    console.print(table)
 
 
 @app.command("transform")
@@ -137,7 +135,8 @@ def transform(
         step("writing")
         io.write_table(frame, output)
         step("done")
-    Console().print(f"wrote {output} ({len(frame):,} rows, columns {', '.join(scaler.columns_)})")
+    console.print(
+        f"wrote {output} ({len(frame):,} rows, columns {', '.join(scaler.columns_)})")
 
 
 def _inverse_pairs(spec: str | None, scaler: GaussRankScaler, frame: Any, path: Path):
@@ -194,8 +193,8 @@ def inverse(
         step("writing")
         io.write_table(frame, output)
         step("done")
-    Console().print(f"wrote {output} ({len(frame):,} rows, columns "
-                    f"{', '.join(source for source, _ in pairs)})")
+    console.print(f"wrote {output} ({len(frame):,} rows, columns "
+                  f"{', '.join(source for source, _ in pairs)})")
 
 
 @app.command("plot")
@@ -215,4 +214,4 @@ def plot(
         step("plotting")
         plot_histograms(frame, scores, list(scaler.columns_), output, group_by=scaler.group_by)
         step("done")
-    Console().print(f"wrote {output}")
+    console.print(f"wrote {output}")

@@ -48,7 +48,7 @@ def trained(workspace: Path) -> Path:
 def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture) -> None:
     for command in COMMANDS:
         assert main(["bpnet", command, "--help"]) == 0
-        assert "Example: graft bpnet" in capsys.readouterr().out.replace("\n", " ")
+        assert "Example: graft bpnet" in capsys.readouterr().out
     assert main(["synth", "pose", "--help"]) == 0
 
 
@@ -66,10 +66,25 @@ def test_train_writes_the_model_and_resolved_spec(workspace: Path, trained: Path
     capsys.readouterr()
     assert main(["bpnet", "train", "-e", str(workspace / "train.yaml"), "-r",
                  str(workspace / "res")]) == 0
-    assert "already holds a finished run" in capsys.readouterr().out.replace("\n", " ")
+    assert "already holds a finished run" in capsys.readouterr().out
     people = model.predict([np.zeros((48, 80, 3), np.uint8)], inference_spec={
         "input_shape": [64, 64]})
     assert isinstance(people, list) and len(people) == 1
+
+
+def test_the_resolved_spec_loads_from_another_directory(
+        workspace: Path, trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    from graft.spec import load_spec
+    from graft.tasks.bpnet.spec import BpnetTrainSpec
+
+    resolved = workspace / "res" / "spec.yaml"
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(resolved, BpnetTrainSpec)
+    assert Path(spec.dataloader.dataset_config.dataset_spec).is_file()
+    capsys.readouterr()
+    assert main(["bpnet", "train", "-e", str(resolved), "-r", str(workspace / "res")]) == 0
+    assert "already holds a finished run" in capsys.readouterr().out
 
 
 def test_evaluate_writes_the_ten_numbers(workspace: Path, trained: Path,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from graft.cli_options import (
@@ -20,8 +19,7 @@ from graft.cli_options import (
     RESULTS_OPT,
     SPEC,
 )
-
-console = Console()
+from graft.console import console
 
 
 def build_app() -> typer.Typer:
@@ -55,7 +53,7 @@ def build_app() -> typer.Typer:
             force=force,
         )
         for line in summary.lines():
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+            console.print(line)
 
     @app.command()
     def evaluate(

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
 from torch import nn
 
+from graft.console import err_console
 from graft.engine.weights import load_matching, resolve_pretrained
 from graft.errors import UserError
 from graft.nn.backbones import build_classifier, classifier_name, freeze_blocks
 from graft.nn.surgery import apply_layer_shapes
 from graft.tasks.classification.spec import ModelSpec
-
-console = Console(stderr=True)
 
 
 def architecture(spec: ModelSpec, classes: list[str]) -> dict[str, Any]:
@@ -54,7 +52,7 @@ def build_network(
     if pretrained is not None:
         report = load_matching(net, pretrained.state_dict, head=classifier_name(arch["arch"]),
                                source=pretrained.source)
-        console.print(f"pretrained weights from {pretrained.source}: {report.summary()}")
+        err_console.print(f"pretrained weights from {pretrained.source}: {report.summary()}")
     if spec.freeze_blocks:
         freeze_blocks(net, spec.arch, spec.freeze_blocks)
     return net, arch

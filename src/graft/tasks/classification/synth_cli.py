@@ -20,12 +20,11 @@ def synth_classification(
 
     Example: graft synth classification -o data/shapes --classes 4 --per-class 200 --size 64
     """
-    from rich.console import Console
-
+    from graft.console import console
     from graft.data.synthetic import make_classification_dataset
 
     s = make_classification_dataset(out_dir, classes, per_class, size, seed)
-    Console().print(
+    console.print(
         f"wrote {s['classes']} ({s['train_per_class']} train + {s['val_per_class']} "
         f"val per class, {size}x{size}) to {out_dir}"
     )
