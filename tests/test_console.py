@@ -43,7 +43,8 @@ def test_markup_looking_text_is_printed_literally():
         "class [cat] at /a/:cat:/b", "error: class [cat] at /a/:cat:/b", "[red]", "error: [red]"]
 
 
-def test_a_table_with_long_cells_is_not_cut_in_a_pipe():
+def test_a_table_with_long_cells_is_not_cut_in_a_pipe(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # as CI runners and pytest-xdist workers set it
     con, out = _piped()
     table = Table(title="evaluation")
     table.add_column("image")

@@ -24,18 +24,22 @@ class GraftConsole(Console):
     """A :class:`rich.console.Console` with graft's settings (see the module docstring)."""
 
     def __init__(self, **kwargs: Any) -> None:
+        self._explicit_width = kwargs.get("width") is not None
         kwargs = {"markup": False, "emoji": False, "soft_wrap": True, **kwargs}
         super().__init__(**kwargs)
 
     @property
     def size(self) -> ConsoleDimensions:
+        """In a pipe, :data:`PIPE_WIDTH` columns unless a width was given: rich would take 80
+        (or $COLUMNS, which CI runners and pytest-xdist set) and fit tables into it."""
         size = super().size
-        if self.is_terminal or self._width is not None:
+        if self.is_terminal or self._explicit_width:
             return size
-        return ConsoleDimensions(max(size.width, PIPE_WIDTH), size.height)
+        return ConsoleDimensions(PIPE_WIDTH, size.height)
 
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
+        self._explicit_width = True
         Console.size.fset(self, new_size)  # type: ignore[attr-defined]
 
     def rule(self, title: str | Text = "", **kwargs: Any) -> None:
