@@ -82,6 +82,8 @@ def test_a_key_given_twice_is_an_error_naming_both_lines(tmp_path, spec_file):
     with pytest.raises(UserError, match=rf"key 'epochs' appears twice \(lines {first} and "
                                         rf"{first + 2}\) \(keep one of them\)"):
         load_spec(write(tmp_path, text), ClassificationSpec)
+    with pytest.raises(UserError, match=r"key 'epochs' appears twice \(lines 1 and 1\)"):
+        load_spec(write(tmp_path, "trainer: {epochs: 1, epochs: 2}\n"), ClassificationSpec)
 
 
 def test_yaml_merge_keys_still_override(tmp_path, spec_file):

@@ -50,11 +50,12 @@ class SpecLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             try:
-                first = seen.setdefault(key, line)
+                first = seen.get(key)
             except TypeError:  # an unhashable key: SafeLoader reports it below
                 continue
-            if first != line:
+            if first is not None:
                 raise DuplicateKeyError(key, first, line)
+            seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
 
