@@ -61,3 +61,8 @@ def test_a_rule_in_a_pipe_is_short_and_keeps_its_title():
     con.rule("pose: train [resnet18]")
     (line,) = out.getvalue().splitlines()
     assert "pose: train [resnet18]" in line and len(line) <= RULE_WIDTH
+
+
+def test_a_label_without_a_message_has_no_trailing_blank():
+    assert labeled("interrupted", "yellow", "").plain == "interrupted"
+    assert labeled("done:", "green", "model.graft").plain == "done: model.graft"

@@ -53,7 +53,7 @@ class GraftConsole(Console):
 def labeled(label: str, style: str, message: str) -> Text:
     """``label message`` with only the label styled (e.g. ``labeled("error:", "bold red", m)``);
     the message is kept literally."""
-    return Text.assemble((label, style), " ", message)
+    return Text.assemble((label, style), " ", message) if message else Text(label, style)
 
 
 console = GraftConsole()

@@ -58,7 +58,8 @@ def test_another_task_in_the_folder_is_named(tmp_path: Path) -> None:
     with pytest.raises(UserError) as err:
         run.begin("classification", Spec(), force=False)
     assert str(err.value).startswith(f"{tmp_path} holds a bpnet run, not a classification one")
-    assert "\n" not in str(err.value) and len(str(err.value)) < 250
+    message = str(err.value)
+    assert "\n" not in message and len(message.replace(str(tmp_path), "")) < 200  # no dict diff
 
 
 def test_a_run_recorded_before_the_task_field_names_its_spec_sections(tmp_path: Path) -> None:
