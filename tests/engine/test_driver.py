@@ -91,12 +91,13 @@ def test_an_interrupt_is_recorded_and_the_encrypted_run_resumes_where_it_stopped
         tmp_path: Path, shapes_dir: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture) -> None:
     spec, results = write_spec(tmp_path, shapes_dir, epochs=2), tmp_path / "r"
+    handler_before = signal.getsignal(signal.SIGINT)  # SIG_IGN where the suite runs in background
     fail_in_epoch(monkeypatch, 1, KeyboardInterrupt())
     assert cli_train(spec, results, "-k", "s3cret") == 130
     out = capsys.readouterr()
     assert "interrupted" in out.err and f"rerun the same command to resume {results}" in out.out
     assert state(results)["status"] == "interrupted"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Lightning's SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is handler_before  # Lightning leaves SIG_IGN behind
     monkeypatch.undo()
     for ckpt in (results / "checkpoints").glob("*.ckpt"):  # the weights are encrypted at rest
         assert ckpt.read_bytes().startswith(b"GRAFTENC\n"), ckpt.name

@@ -29,8 +29,13 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path: Path, shapes_dir: Pat
         "classification", "train", "-e", str(spec), "-r", str(results), "--accelerator", "cpu"
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # A suite started in the background (nohup, `cmd &`) passes SIGINT on as ignored; the
+    # child must see Ctrl-C the way a terminal user's process does.
+    def restore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+                            env=env, preexec_fn=restore_sigint)
     target = results / "checkpoints" / "epoch=001.ckpt"
     deadline = time.time() + 240
     while not target.exists() and proc.poll() is None and time.time() < deadline:
