@@ -61,6 +61,7 @@ def _mount() -> None:
     from graft.catalog.cli import app as catalog_app
     from graft.demo import demo
     from graft.deploy.triton import triton_command
+    from graft.metrics.cli import app as evaluate_app
     from graft.model_cli import app as model_app
     from graft.tabular.cli import app as gaussrank_app
 
@@ -77,6 +78,7 @@ def _mount() -> None:
     deploy_app = typer.Typer(no_args_is_help=True, help="Deployment artifacts for exported models.")
     deploy_app.command("triton")(triton_command)
     app.add_typer(deploy_app, name="deploy")
+    app.add_typer(evaluate_app, name="evaluate", help="Score result files (COCO AP).")
     app.command("demo")(demo)
 
 
