@@ -42,11 +42,10 @@ def detection_confusion_matrix(pairs: Iterable[Pair], num_classes: int) -> np.nd
     for true, predicted in pairs:
         if true is None and predicted is None:
             continue
-        row = num_classes if true is None else int(true)
-        col = num_classes if predicted is None else int(predicted)
-        if not (0 <= row <= num_classes and 0 <= col <= num_classes):
+        if any(c is not None and not 0 <= c < num_classes for c in (true, predicted)):
             raise ValueError(f"class index out of 0..{num_classes - 1}: {(true, predicted)}")
-        cm[row, col] += 1
+        cm[num_classes if true is None else true,
+           num_classes if predicted is None else predicted] += 1
     return cm
 
 
