@@ -93,12 +93,7 @@ def evaluate(spec: InferenceSpec, model: Any, dataset_spec: str | Path, *,
 
 def metrics_table(metrics: dict[str, float], title: str):
     """A rich table of the 10 COCO keypoint numbers."""
-    from rich.table import Table
+    from graft.metrics.tables import metrics_table as table
 
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("meaning")
-    table.add_column("value", justify="right")
-    for name in METRIC_NAMES:
-        table.add_row(name, METRIC_DESCRIPTIONS[name], f"{metrics[name]:.4f}")
-    return table
+    return table({name: metrics[name] for name in METRIC_NAMES}, METRIC_DESCRIPTIONS,
+                 title=title)

@@ -1,4 +1,4 @@
-"""COCO keypoint AP/AR of pose predictions, with pycocotools' ``COCOeval(iouType="keypoints")``.
+"""COCO keypoint AP/AR of pose predictions, through graft's COCO evaluator (``keypoints``).
 
 Joint mapping: predictions are in the model's joint order (``pose_config.joints``); annotations
 are in ``pose_config.source_joints`` order. Evaluation uses the joints that are in both, in
@@ -13,9 +13,6 @@ skeleton with each other, not with COCO numbers.
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -24,19 +21,14 @@ from typing import Any
 import numpy as np
 
 from graft.errors import UserError
-from graft.fsutil import write_json, write_text
+from graft.fsutil import write_json
+from graft.metrics.coco import COCO_KEYPOINT_SIGMAS, KEYPOINT_METRICS, evaluate_coco
+from graft.metrics.tables import write_metrics_csv
 from graft.tasks.bpnet.pose_config import COCO_17_JOINTS, PoseConfig
 
-METRIC_NAMES = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
-METRIC_DESCRIPTIONS = {
-    "AP": "AP @ OKS 0.50:0.95, all areas", "AP50": "AP @ OKS 0.50", "AP75": "AP @ OKS 0.75",
-    "APm": "AP, medium persons", "APl": "AP, large persons",
-    "AR": "AR @ OKS 0.50:0.95, all areas", "AR50": "AR @ OKS 0.50", "AR75": "AR @ OKS 0.75",
-    "ARm": "AR, medium persons", "ARl": "AR, large persons",
-}
-COCO_SIGMAS = dict(zip(COCO_17_JOINTS, np.array(
-    [.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]
-) / 10.0, strict=True))
+METRIC_NAMES = list(KEYPOINT_METRICS)
+METRIC_DESCRIPTIONS = KEYPOINT_METRICS
+COCO_SIGMAS = dict(zip(COCO_17_JOINTS, COCO_KEYPOINT_SIGMAS, strict=True))
 DEFAULT_SIGMA = 0.079
 
 
@@ -119,11 +111,9 @@ def coco_keypoint_ap(gt_annotation_file: str | Path | dict[str, Any], prediction
     ``predictions``: people with ``image_id``, ``keypoints`` ((J, 3) in the model's joint order,
     original-image pixels, third column the joint score, 0 = missing) and ``score``; or a
     mapping image_id -> list of such people. ``image_ids`` restricts the evaluation (default:
-    every image of the file). Writes nothing.
+    every image of the file). Scored by :func:`graft.metrics.coco.evaluate_coco`, each person
+    boxed around its found joints (so APm/APl see its real size). Writes nothing.
     """
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
     if isinstance(gt_annotation_file, dict):
         raw = gt_annotation_file
     else:
@@ -154,44 +144,15 @@ def coco_keypoint_ap(gt_annotation_file: str | Path | dict[str, Any], prediction
                         "keypoints": kps.reshape(-1).tolist(), "score": float(p["score"])})
     if not ids or not results:
         return dict.fromkeys(METRIC_NAMES, 0.0)
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO()
-        coco_gt.dataset = gt_dict
-        coco_gt.createIndex()
-        coco_dt = coco_gt.loadRes(results)
-        _fix_result_boxes(coco_dt)
-        evaluator = COCOeval(coco_gt, coco_dt, iouType="keypoints")
-        evaluator.params.imgIds = ids
-        evaluator.params.kpt_oks_sigmas = oks_sigmas(joints, sigmas, default_sigma)
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return {name: float(v) for name, v in zip(METRIC_NAMES, evaluator.stats, strict=True)}
-
-
-def _fix_result_boxes(coco_dt) -> None:
-    """pycocotools boxes a result around all its keypoints, (0, 0) of missing ones included;
-    box the found joints only, so area ranges (APm/APl) see the person's real size."""
-    for ann in coco_dt.dataset["annotations"]:
-        kps = np.asarray(ann["keypoints"], float).reshape(-1, 3)
-        found = kps[kps[:, 2] > 0, :2]
-        if not len(found):
-            continue
-        (x0, y0), (x1, y1) = found.min(0), found.max(0)
-        ann["bbox"] = [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
-        ann["area"] = float((x1 - x0) * (y1 - y0))
+    evaluation = evaluate_coco(gt_dict, results, "keypoints", image_ids=ids,
+                               kpt_oks_sigmas=oks_sigmas(joints, sigmas, default_sigma),
+                               keypoint_boxes="labeled")
+    return {name: evaluation.metrics[name] for name in METRIC_NAMES}
 
 
 def write_results(out_dir: str | Path, metrics: Mapping[str, float]) -> tuple[Path, Path]:
     """Write ``results.json`` and ``results.csv`` (metric, value) into ``out_dir``."""
     out = Path(out_dir)
-    json_path, csv_path = out / "results.json", out / "results.csv"
+    json_path = out / "results.json"
     write_json(json_path, dict(metrics))
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["metric", "value"])
-    for name, value in metrics.items():
-        writer.writerow([name, f"{value:.6f}" if isinstance(value, float) else value])
-    write_text(csv_path, buf.getvalue())
-    return json_path, csv_path
+    return json_path, write_metrics_csv(out / "results.csv", metrics)

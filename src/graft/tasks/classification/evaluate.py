@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +12,14 @@ from rich.progress import Progress
 from torch.utils.data import DataLoader
 
 from graft.errors import UserError
-from graft.fsutil import write_json, write_text
+from graft.fsutil import write_json
+from graft.metrics.confusion import confusion_matrix, per_class_report
+from graft.metrics.plots import plot_confusion_matrix
+from graft.metrics.tables import write_csv
 from graft.spec import load_spec
 from graft.tasks.classification.data import eval_transform, image_folder
-from graft.tasks.classification.metrics import confusion_matrix, per_class_report
 from graft.tasks.classification.runner import load_classifier
 from graft.tasks.classification.spec import ClassificationSpec
-from graft.tasks.classification.viz import plot_confusion_matrix
 
 
 def evaluate(
@@ -75,10 +74,7 @@ def evaluate(
     if results_dir is not None:
         out = Path(results_dir)
         write_json(out / "evaluation.json", metrics)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=["class", "precision", "recall", "f1", "support"])
-        writer.writeheader()
-        writer.writerows(report)
-        write_text(out / "per_class.csv", buf.getvalue())
+        write_csv(out / "per_class.csv", ["class", "precision", "recall", "f1", "support"],
+                  report)
         plot_confusion_matrix(cm, ds.classes, out / "confusion_matrix.png")
     return metrics
