@@ -77,7 +77,9 @@ def make_problem(images: int, categories: int, seed: int = 0) -> tuple[dict, dic
             for _ in range(int(rng.integers(0, 3))):  # duplicates and localisation noise
                 jitter = rng.normal(0, 0.08 * side, 4)
                 box = [x + jitter[0], y + jitter[1], max(w + jitter[2], 1), max(h + jitter[3], 1)]
-                _add_results(results, rng, img["id"], cat, box, size)
+                joints = np.asarray(kps, float).reshape(-1, 3)
+                joints[:, :2] += rng.normal(0, 0.03 * side, (17, 2))
+                _add_results(results, rng, img["id"], cat, box, size, joints.ravel().tolist())
         for _ in range(int(rng.integers(0, 8))):  # false positives
             w, h = rng.uniform(5, 200, 2)
             box = [rng.uniform(0, size[1] - w), rng.uniform(0, size[0] - h), w, h]
@@ -86,7 +88,8 @@ def make_problem(images: int, categories: int, seed: int = 0) -> tuple[dict, dic
 
 
 def _add_results(results: dict[str, list], rng: np.random.Generator, image_id: int, cat: int,
-                 box: list[float], size: tuple[int, int]) -> None:
+                 box: list[float], size: tuple[int, int], joints: list[float] | None = None
+                 ) -> None:
     from pycocotools import mask as mask_utils
 
     score = float(rng.random())
@@ -97,7 +100,7 @@ def _add_results(results: dict[str, list], rng: np.random.Generator, image_id: i
     results["segm"].append({"image_id": image_id, "category_id": cat, "segmentation": rle,
                             "score": score})
     results["keypoints"].append({"image_id": image_id, "category_id": cat, "score": score,
-                                 "keypoints": _keypoints(rng, *box, visible=1.0)})
+                                 "keypoints": joints or _keypoints(rng, *box, visible=1.0)})
 
 
 def run(library: str, gt: dict, results: list, iou_type: str) -> tuple[float, np.ndarray,
