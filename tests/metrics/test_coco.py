@@ -188,3 +188,13 @@ def test_image_size_is_checked_for_masks() -> None:
     del next(img for img in gt["images"] if img["id"] == image_id)["height"]
     with pytest.raises(UserError, match=f"image {image_id} has no height/width"):
         evaluate_coco(gt, results["segm"], "segm")
+
+
+def test_evaluation_prints_nothing(problem, capfd: pytest.CaptureFixture,
+                                   caplog: pytest.LogCaptureFixture) -> None:
+    gt, results = problem
+    for iou_type in IOU_TYPES:
+        evaluate_coco(gt, results[iou_type], iou_type)
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert not [r for r in caplog.records if r.levelno >= 30]  # no warnings logged
