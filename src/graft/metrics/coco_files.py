@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -81,6 +81,15 @@ def _integer(entry: Mapping[str, Any], key: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         shown = "no " + repr(key) if key not in entry else f"{key} {value!r}"
         raise UserError(f"{where} has {shown}", f"give every entry an integer {key!r}")
+    return value
+
+
+def _known(entry: Mapping[str, Any], key: str, known: Mapping[int, Any], where: str,
+           problem: Callable[[int], str], fix: str) -> int:
+    """``entry[key]``, an integer id that must be in ``known`` (else ``problem(id)``)."""
+    value = _integer(entry, key, where)
+    if value not in known:
+        raise UserError(f"{where} {problem(value)}", fix)
     return value
 
 
@@ -170,14 +179,12 @@ def _joint_counts(categories: dict[int, dict[str, Any]], annotations: list[Any])
 
 def _annotation(ann: dict[str, Any], gt: GroundTruth, iou_type: str, where: str,
                 new_id: int) -> dict[str, Any]:
-    image_id = _integer(ann, "image_id", where)
-    if image_id not in gt.images:
-        raise UserError(f"{where} is on image {image_id}, which {gt.name} does not list",
-                        "add the image to 'images' or fix the annotation's image_id")
-    category_id = _integer(ann, "category_id", where)
-    if category_id not in gt.categories:
-        raise UserError(f"{where} has category_id {category_id}, which {gt.name} does not "
-                        "list", "add the category to 'categories' or fix the annotation")
+    image_id = _known(ann, "image_id", gt.images, where,
+                      lambda v: f"is on image {v}, which {gt.name} does not list",
+                      "add the image to 'images' or fix the annotation's image_id")
+    category_id = _known(ann, "category_id", gt.categories, where,
+                         lambda v: f"has category_id {v}, which {gt.name} does not list",
+                         "add the category to 'categories' or fix the annotation")
     new = {**ann, "id": new_id, "iscrowd": int(bool(ann.get("iscrowd", 0)))}
     if iou_type != "segm" or "bbox" in ann or "area" not in ann:
         new["bbox"] = _box(ann, where)
@@ -253,16 +260,15 @@ def check_results(source: str | Path | Sequence[Any], gt: GroundTruth, iou_type:
 def _result(entry: Any, gt: GroundTruth, iou_type: str, where: str) -> dict[str, Any]:
     if not isinstance(entry, dict):
         raise UserError(f"{where} is not an object", f"pass {RESULT_FORMAT}")
-    image_id = _integer(entry, "image_id", where)
-    if image_id not in gt.images:
-        raise UserError(f"{where} has image_id {image_id}, which is not an image of {gt.name}",
-                        "score results against the ground truth of the same images")
-    category_id = _integer(entry, "category_id", where)
-    if category_id not in gt.categories:
-        known = ", ".join(str(c) for c in sorted(gt.categories)[:20])
-        raise UserError(f"{where} has category_id {category_id}, which is not a category of "
-                        f"{gt.name} (ids {known}{', ...' if len(gt.categories) > 20 else ''})",
-                        "map the detector's class indices to the ground truth's category ids")
+    image_id = _known(entry, "image_id", gt.images, where,
+                      lambda v: f"has image_id {v}, which is not an image of {gt.name}",
+                      "score results against the ground truth of the same images")
+    ids = ", ".join(str(c) for c in sorted(gt.categories)[:20])
+    more = ", ..." if len(gt.categories) > 20 else ""
+    category_id = _known(entry, "category_id", gt.categories, where,
+                         lambda v: f"has category_id {v}, which is not a category of "
+                         f"{gt.name} (ids {ids}{more})",
+                         "map the detector's class indices to the ground truth's category ids")
     score = entry.get("score")
     if not _number(score):
         raise UserError(f"{where} has score {score!r}", "give every result a finite number "
