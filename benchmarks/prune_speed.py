@@ -40,9 +40,9 @@ from rich.table import Table
 from torch import nn
 
 from graft.optimize.calibration import default_calibration_batches
-from graft.optimize.export import export_onnx
+from graft.optimize.export import Calibration, ExportOptions, export_onnx
 from graft.optimize.prune import PruneOptions, prune_module
-from graft.optimize.runtime import load_runtime
+from graft.runtime import load_runner
 
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared/data/real/ochuman/images"
 console = Console()
@@ -102,7 +102,7 @@ def torch_images_per_s(model: nn.Module, shape: tuple[int, ...], device: str, it
 
 def ort_images_per_s(path: Path, shape: tuple[int, ...], iters: int,
                      threads: int | None) -> float:
-    rt = load_runtime(path, device="cpu", threads=threads)
+    rt = load_runner(path, device="cpu", threads=threads)
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     rt(x)
     start = time.perf_counter()
@@ -186,11 +186,12 @@ def main() -> None:
             if not args.skip_ort:
                 fp32 = tmp / f"{name.replace(' ', '_')}.onnx"
                 int8 = tmp / f"{name.replace(' ', '_')}.int8.onnx"
-                export_onnx(net, manifest, fp32, input_shape=(3, *hw), output_names=out_names,
-                            console=quiet)
-                export_onnx(net, manifest, int8, input_shape=(3, *hw), output_names=out_names,
-                            data_type="int8", calibration=default_calibration_batches(
-                                manifest, cal_dir, 2, 2), calibration_batches=2, console=quiet)
+                options = ExportOptions(input_shape=(3, *hw), output_names=out_names)
+                export_onnx(net, manifest, fp32, options, console=quiet)
+                cal = Calibration(default_calibration_batches(manifest, cal_dir, 2, 2), 2)
+                export_onnx(net, manifest, int8, ExportOptions(
+                    data_type="int8", input_shape=(3, *hw), output_names=out_names,
+                    calibration=cal), console=quiet)
                 shape = (args.ort_batch, 3, *hw)
                 for kind, path in (("fp32", fp32), ("int8", int8)):
                     row[f"ort_cpu_{kind}_img_s"] = round(

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from graft.deploy.triton import triton_command, write_repository
 from graft.errors import UserError
-from graft.optimize.export import export_onnx, sidecar_path
+from graft.optimize.export import ExportOptions, export_onnx
+from graft.runtime.metadata import sidecar_path
 
 model_config_pb2 = pytest.importorskip(
     "tritonclient.grpc.model_config_pb2", reason="tritonclient[grpc] (dev extra) has the schema")
@@ -43,8 +44,9 @@ def _parse(path) -> object:
 @pytest.fixture
 def onnx_model(tmp_path):
     path = tmp_path / "two.onnx"
-    export_onnx(TwoHeads().eval(), _manifest([]), path, input_shape=(3, 16, 24),
-                output_names=["logits", "mask"], exporter="torchscript")
+    export_onnx(TwoHeads().eval(), _manifest([]), path,
+                ExportOptions(input_shape=(3, 16, 24), output_names=["logits", "mask"],
+                              exporter="torchscript"))
     return path
 
 
@@ -67,8 +69,9 @@ def test_classifier_gets_labels_and_no_batching_keeps_the_batch_axis(tmp_path) -
             return x.mean((2, 3))
 
     path = tmp_path / "cls.onnx"
-    export_onnx(Classifier(), _manifest(["cat", "dog", "eel"]), path, input_shape=(3, 16, 24),
-                output_names=["probs"], exporter="torchscript")
+    export_onnx(Classifier(), _manifest(["cat", "dog", "eel"]), path,
+                ExportOptions(input_shape=(3, 16, 24), output_names=["probs"],
+                              exporter="torchscript"))
     model_dir = write_repository(path, tmp_path / "repo", "cls", max_batch_size=0)
     cfg = _parse(model_dir / "config.pbtxt")
     assert cfg.max_batch_size == 0 and not cfg.HasField("dynamic_batching")

@@ -13,9 +13,9 @@ from torch import nn
 
 from graft.errors import UserError
 from graft.optimize.calibration import calibration_batches, default_calibration_batches
-from graft.optimize.export import export_onnx, parity_path
+from graft.optimize.export import Calibration, ExportOptions, export_onnx, parity_path
 from graft.optimize.parity import INT8_MIN_COSINE, TOLERANCES, ParityError
-from graft.optimize.runtime import load_runtime
+from graft.runtime import load_runner
 
 from .conftest import ExportDrift, TinyResNet, ToyTask, TwoStage, manifest_for
 
@@ -31,7 +31,7 @@ def test_fp32_dynamo_export_matches_pytorch_on_random_and_real_inputs(tmp_path, 
     model = TwoStage().eval()
     real = next(default_calibration_batches(manifest, image_dir, 1, 4))
     out = tmp_path / "pose.onnx"
-    report = export_onnx(model, manifest, out, task=task, real_inputs=real)
+    report = export_onnx(model, manifest, out, ExportOptions(real_inputs=real), task=task)
     assert report.exporter == "dynamo" and report.opset >= 17
     assert report.passed and report.max_abs_diff <= FP32_TOLERANCE
     assert {(p.name, p.inputs) for p in report.parity} == {
@@ -44,8 +44,8 @@ def test_fp32_dynamo_export_matches_pytorch_on_random_and_real_inputs(tmp_path, 
     assert [o.name for o in graph.output] == ["paf", "heatmap"]
     assert graph.input[0].type.tensor_type.shape.dim[0].dim_param  # dynamic batch axis
 
-    rt = load_runtime(out)
-    assert rt.input_name == "input" and rt.output_names == ["paf", "heatmap"]
+    rt = load_runner(out)
+    assert rt.input_names == ["input"] and rt.output_names == ["paf", "heatmap"]
     assert rt.metadata["input"]["normalization"] == manifest["input"]["normalization"]
     assert rt.metadata["task"] == "toy" and rt.metadata["data_type"] == "fp32"
     assert rt.manifest["architecture"]["name"] == "two_stage"
@@ -61,21 +61,22 @@ def test_fp32_dynamo_export_matches_pytorch_on_random_and_real_inputs(tmp_path, 
 def test_fp16_export_keeps_fp32_io_and_stays_close(tmp_path) -> None:
     model = TinyResNet().eval()
     out = tmp_path / "cls16.onnx"
-    report = export_onnx(model, manifest_for("tiny_resnet"), out, task=ToyTask(),
-                         data_type="fp16", exporter="torchscript")
+    report = export_onnx(model, manifest_for("tiny_resnet"), out,
+                         ExportOptions(data_type="fp16", exporter="torchscript"), task=ToyTask())
     m = onnx.load(str(out))
     assert m.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert m.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in m.graph.initializer)
     assert report.criterion["kind"] == "tolerance" and report.criterion["rtol"] == 1e-2
     assert report.passed and report.max_abs_diff < 1e-2
-    assert load_runtime(out).metadata["classes"] == ["a", "b", "c", "d"]
+    assert load_runner(out).metadata["classes"] == ["a", "b", "c", "d"]
 
 
 def test_int8_refuses_to_calibrate_without_images(tmp_path) -> None:
     task, manifest = ToyTask(), manifest_for("tiny_resnet")
     with pytest.raises(UserError, match="never calibrates on random data"):
-        export_onnx(TinyResNet(), manifest, tmp_path / "q.onnx", task=task, data_type="int8")
+        export_onnx(TinyResNet(), manifest, tmp_path / "q.onnx", ExportOptions(data_type="int8"),
+                    task=task)
     with pytest.raises(UserError, match="--cal_image_dir"):
         calibration_batches(task, manifest, None, 2, 2)
     (tmp_path / "empty").mkdir()
@@ -93,9 +94,9 @@ def test_int8_qdq_export_from_real_images_and_cache_reuse(tmp_path, image_dir) -
     model = TwoStage().eval()
     cache = tmp_path / "cal.json"
     out = tmp_path / "pose.int8.onnx"
-    report = export_onnx(model, manifest, out, task=task, data_type="int8",
-                         calibration=calibration_batches(task, manifest, image_dir, 3, 4),
-                         calibration_batches=3, cal_cache_file=cache, exporter="torchscript")
+    cal = Calibration(calibration_batches(task, manifest, image_dir, 3, 4), 3, cache)
+    report = export_onnx(model, manifest, out, ExportOptions(
+        data_type="int8", calibration=cal, exporter="torchscript"), task=task)
     ops = _ops(out)
     assert ops["QuantizeLinear"] > 0 and ops["DequantizeLinear"] > ops["QuantizeLinear"]
     assert report.calibration["batches"] == 3 and report.calibration["images"] == 12
@@ -118,14 +119,15 @@ def test_int8_qdq_export_from_real_images_and_cache_reuse(tmp_path, image_dir) -
             assert not onnx.numpy_helper.to_array(inits[n.input[2]]).any()
 
     again = tmp_path / "again.onnx"
-    report2 = export_onnx(model, manifest, again, task=task, data_type="int8",
-                          cal_cache_file=cache, exporter="torchscript")
+    reuse = ExportOptions(data_type="int8", calibration=Calibration(cache_file=cache),
+                          exporter="torchscript")
+    report2 = export_onnx(model, manifest, again, reuse, task=task)
     assert report2.calibration["reused_cache"] is True
     assert report2.passed is None and "--cal_image_dir" in report2.notes[0]  # no real images
     assert _ops(again)["QuantizeLinear"] == ops["QuantizeLinear"]
     with pytest.raises(UserError, match="made for another model"):
-        export_onnx(TinyResNet(), manifest_for("tiny_resnet"), tmp_path / "other.onnx",
-                    task=task, data_type="int8", cal_cache_file=cache, exporter="torchscript")
+        export_onnx(TinyResNet(), manifest_for("tiny_resnet"), tmp_path / "other.onnx", reuse,
+                    task=task)
 
 
 def test_task_head_is_appended_for_sdk_compatible_export(tmp_path) -> None:
@@ -140,26 +142,46 @@ def test_task_head_is_appended_for_sdk_compatible_export(tmp_path) -> None:
             return self.up(paf), heat
 
     out = tmp_path / "sdk.onnx"
-    report = export_onnx(TwoStage().eval(), manifest_for("two_stage"), out, task=ToyTask(),
-                         head=UpsamplePaf().eval(), output_names=["paf_up", "heatmap"],
-                         exporter="torchscript")
-    rt = load_runtime(out)
+    report = export_onnx(TwoStage().eval(), manifest_for("two_stage"), out, ExportOptions(
+        head=UpsamplePaf().eval(), output_names=["paf_up", "heatmap"], exporter="torchscript"),
+        task=ToyTask())
+    rt = load_runner(out)
     assert rt.output_names == ["paf_up", "heatmap"]
     res = rt(np.zeros((1, 3, 32, 32), np.float32))
     assert res["paf_up"].shape == (1, 6, 32, 32) and res["heatmap"].shape == (1, 4, 16, 16)
     assert report.passed and "ConvTranspose" in _ops(out)
 
 
+def test_tlt_tensor_names_go_out_unchanged(tmp_path, image_dir) -> None:
+    """DetectNet_v2's names (``input_1``, outputs with a slash) so DeepStream configs work;
+    INT8 calibration feeds the renamed input."""
+    task, manifest = ToyTask(), manifest_for("two_stage")
+    names = ["output_cov/Sigmoid", "output_bbox/BiasAdd"]
+    out = tmp_path / "detectnet.onnx"
+    cal = Calibration(default_calibration_batches(manifest, image_dir, 1, 4), 1)
+    report = export_onnx(TwoStage().eval(), manifest, out, ExportOptions(
+        data_type="int8", input_names=["input_1"], output_names=names, calibration=cal,
+        exporter="torchscript"), task=task)
+    graph = onnx.load(str(out)).graph
+    assert [i.name for i in graph.input] == ["input_1"] and report.input_names == ["input_1"]
+    assert [o.name for o in graph.output] == names
+    assert report.calibration["images"] == 4 and report.passed
+    rt = load_runner(out)
+    assert rt.input_names == ["input_1"] and rt.metadata["input_names"] == ["input_1"]
+    assert set(rt({"input_1": np.zeros((3, 3, 32, 32), np.float32)})) == set(names)
+
+
 def test_input_size_and_output_count_are_checked(tmp_path) -> None:
     out = tmp_path / "big.onnx"
-    export_onnx(TwoStage().eval(), manifest_for("two_stage"), out, task=ToyTask(),
-                input_shape=(3, 48, 64), exporter="torchscript")
-    rt = load_runtime(out)
+    export_onnx(TwoStage().eval(), manifest_for("two_stage"), out,
+                ExportOptions(input_shape=(3, 48, 64), exporter="torchscript"), task=ToyTask())
+    rt = load_runner(out)
     assert rt.metadata["input"]["height"] == 48 and rt.metadata["input"]["width"] == 64
     assert rt(np.zeros((2, 3, 48, 64), np.float32))["paf"].shape == (2, 6, 24, 32)
     with pytest.raises(UserError, match="returns 2 outputs"):
         export_onnx(TwoStage().eval(), manifest_for("two_stage"), tmp_path / "x.onnx",
-                    output_names=["only_one"], input_shape=(3, 32, 32), exporter="torchscript")
+                    ExportOptions(output_names=["only_one"], input_shape=(3, 32, 32),
+                                  exporter="torchscript"))
     with pytest.raises(UserError, match=".onnx"):
         export_onnx(TwoStage(), manifest_for("two_stage"), tmp_path / "x.graft", task=ToyTask())
 
@@ -175,7 +197,7 @@ def test_auto_exporter_falls_back_when_torch_export_cannot_trace(tmp_path) -> No
             return y * 2 if bool(y.mean() > -1e9) else y  # a data-dependent branch
 
     report = export_onnx(DataDependent().eval(), manifest_for("tiny_resnet"), tmp_path / "d.onnx",
-                         input_shape=(3, 16, 16), output_names=["out"])
+                         ExportOptions(input_shape=(3, 16, 16), output_names=["out"]))
     assert report.exporter == "torchscript" and report.passed
 
 
@@ -184,8 +206,9 @@ def test_auto_exporter_falls_back_when_torch_export_cannot_trace(tmp_path) -> No
 
 def _drift(tmp_path, name: str, data_type: str = "fp32", **kw):
     return export_onnx(ExportDrift(**kw.pop("net", {})).eval(), manifest_for("drift"),
-                       tmp_path / name, input_shape=(3, 8, 8), output_names=["out"],
-                       data_type=data_type, exporter="torchscript", **kw)
+                       tmp_path / name, ExportOptions(
+                           input_shape=(3, 8, 8), output_names=["out"], data_type=data_type,
+                           exporter="torchscript", **kw))
 
 
 @pytest.mark.parametrize("data_type", ["fp32", "fp16"])
@@ -206,7 +229,7 @@ def test_a_mismatching_export_fails_the_gate_and_is_not_written(tmp_path, data_t
 def test_a_mismatch_is_written_when_accepted_knowingly(tmp_path) -> None:
     report = _drift(tmp_path, "drift.onnx", net={"offset": 0.5}, allow_parity_mismatch=True)
     assert report.passed is False and report.accepted_mismatch
-    assert load_runtime(tmp_path / "drift.onnx").output_names == ["out"]
+    assert load_runner(tmp_path / "drift.onnx").output_names == ["out"]
     assert json.loads(parity_path(tmp_path / "drift.onnx").read_text())["accepted_mismatch"]
 
 
@@ -231,8 +254,8 @@ def test_int8_low_agreement_is_a_warning_not_a_gate(tmp_path, image_dir) -> None
     manifest = {**manifest_for("drift"), "input": {**manifest_for("drift")["input"],
                                                    "height": 8, "width": 8}}
     report = _drift(tmp_path, "flip.int8.onnx", "int8", net={"scale": -1.0},
-                    calibration=default_calibration_batches(manifest, image_dir, 2, 4),
-                    calibration_batches=2)
+                    calibration=Calibration(default_calibration_batches(manifest, image_dir, 2,
+                                                                        4), 2))
     real = [p for p in report.parity if p.inputs == "real"]
     assert report.passed is False and real and real[0].cosine < 0  # the sign flipped
     assert (tmp_path / "flip.int8.onnx").is_file()
@@ -244,8 +267,8 @@ def test_fp16_clamping_warnings_are_counted_not_printed(tmp_path, recwarn) -> No
     model = ExportDrift().eval()
     with torch.no_grad():
         model.conv.weight[0, 0, 0, 0] = 1e-9  # below FP16's smallest subnormal: clamped
-    report = export_onnx(model, manifest_for("drift"), tmp_path / "c.onnx", input_shape=(3, 8, 8),
-                         output_names=["out"], data_type="fp16", exporter="torchscript")
+    report = export_onnx(model, manifest_for("drift"), tmp_path / "c.onnx", ExportOptions(
+        input_shape=(3, 8, 8), output_names=["out"], data_type="fp16", exporter="torchscript"))
     assert report.fp16_conversion["clamped"] >= 1
     assert "truncated" in report.fp16_conversion["examples"][0]
     assert not [w for w in recwarn if "truncated" in str(w.message)]

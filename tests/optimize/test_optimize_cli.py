@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import graft.api
 from graft.errors import UserError
 from graft.optimize.cli import add_optimize_commands
-from graft.optimize.tensorrt import tensorrt_available
+from graft.runtime.trt_backend import tensorrt_available
 
 from .conftest import manifest_for, spread_filter_norms
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from graft.errors import UserError
-from graft.optimize.export import export_onnx
-from graft.optimize.runtime import load_runtime
+from graft.optimize.export import ExportOptions, export_onnx
+from graft.runtime import load_runner
 
 from .conftest import TinyResNet, ToyTask, manifest_for
 
@@ -45,12 +45,13 @@ def test_qat_model_exports_learned_ranges_as_qdq_and_runs_in_onnxruntime(tmp_pat
     xs = _train_qat(model)
     assert not needs_calibration(model)
     out = tmp_path / "qat.onnx"
-    report = export_onnx(model, manifest_for("tiny_resnet"), out, task=ToyTask(),
-                         data_type="int8", real_inputs=xs[0].numpy())
+    report = export_onnx(model, manifest_for("tiny_resnet"), out,
+                         ExportOptions(data_type="int8", real_inputs=xs[0].numpy()),
+                         task=ToyTask())
     assert report.qat and report.exporter == "torchscript" and report.calibration is None
     ops = Counter(n.op_type for n in onnx.load(str(out)).graph.node)
     assert ops["QuantizeLinear"] >= 4 and ops["DequantizeLinear"] >= 4
-    rt = load_runtime(out)
+    rt = load_runner(out)
     assert rt.metadata["qat"] is True and rt.metadata["data_type"] == "int8"
     got = rt(xs[1].numpy())["logits"]
     with torch.no_grad():
@@ -74,4 +75,4 @@ def test_qat_state_dict_reloads_into_a_fresh_network(tmp_path) -> None:
 def test_uncalibrated_qat_model_is_not_exported(tmp_path) -> None:
     with pytest.raises(UserError, match="never calibrated"):
         export_onnx(prepare_qat(TinyResNet()), manifest_for("tiny_resnet"),
-                    tmp_path / "q.onnx", task=ToyTask(), data_type="int8")
+                    tmp_path / "q.onnx", ExportOptions(data_type="int8"), task=ToyTask())

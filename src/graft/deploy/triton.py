@@ -53,7 +53,7 @@ class ModelIO:
 def _onnx_io(path: Path) -> ModelIO:
     import onnx
 
-    from graft.optimize.export import read_metadata
+    from graft.runtime.metadata import read_metadata
 
     try:
         model = onnx.load(str(path), load_external_data=False)
@@ -76,7 +76,7 @@ def _onnx_io(path: Path) -> ModelIO:
 
 
 def _engine_io(path: Path) -> ModelIO:
-    from graft.optimize.export import sidecar_path
+    from graft.runtime.metadata import sidecar_path
 
     side = sidecar_path(path)
     if not side.is_file():

@@ -23,17 +23,6 @@ from graft.errors import UserError
 CalibrationLoader = Callable[[dict[str, Any], Path, int, int], Iterable[np.ndarray]]
 
 
-def _load(task: Any, model: Path, key: str | None):
-    from graft.api import load
-
-    loaded = load(model, key=key)
-    found = loaded.manifest.get("task")
-    if found != task.name:
-        raise UserError(f"{model} is a {found!r} model, not {task.name!r}",
-                        f"use `graft {found} ...`")
-    return loaded
-
-
 def _same_file(a: Path, b: Path) -> bool:
     """Whether two paths name one file (also through links, or before either exists)."""
     try:
@@ -75,10 +64,11 @@ def run_prune(task: Any, model: Path, output: Path, key: str | None, options: An
     ``output`` may be the input model only with ``force``."""
     from graft.api import GraftModel
     from graft.optimize.prune import print_table, prune_module, save_report
+    from graft.runtime.torch_backend import load_graft
 
     console = console or stdout_console
     check_outputs(model, {"-o": output}, force=force)
-    loaded = _load(task, model, key)
+    loaded = load_graft(model, key, task=task.name)
     module, manifest = loaded.module, loaded.manifest
     with console.status("tracing the network and pruning"):
         result = prune_module(module, task.example_input(manifest),
@@ -111,9 +101,17 @@ def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: P
     Raises :class:`graft.optimize.parity.ParityError` (exit 3) when an FP32/FP16 export does not
     match PyTorch, unless ``allow_parity_mismatch``."""
     from graft.optimize.calibration import calibration_batches, require_batches
-    from graft.optimize.export import export_onnx, parity_path, parse_dims, sidecar_path
+    from graft.optimize.export import (
+        Calibration,
+        ExportOptions,
+        export_onnx,
+        parity_path,
+        parse_dims,
+    )
     from graft.optimize.quantize import is_quantized
-    from graft.optimize.tensorrt import INSTALL_HINT, tensorrt_available
+    from graft.runtime.metadata import sidecar_path
+    from graft.runtime.torch_backend import load_graft
+    from graft.runtime.trt_backend import INSTALL_HINT, tensorrt_available
 
     console = console or stdout_console
     check_outputs(model, {"-o": output, "parity report": parity_path(output),
@@ -122,7 +120,7 @@ def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: P
                           "--cal_cache_file": cal_cache_file})
     if engine_file and not tensorrt_available():
         raise UserError("--engine_file needs TensorRT, which is not installed", INSTALL_HINT)
-    loaded = _load(task, model, key)
+    loaded = load_graft(model, key, task=task.name)
     manifest = dict(loaded.manifest)
     input_shape = tuple(task.input_shape(manifest))
     if dims:
@@ -160,12 +158,13 @@ def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: P
         real_inputs = next(calibration_batches(task, manifest, cal_image_dir, 1,
                                                min(batch_size, 8)))
 
-    return export_onnx(
-        loaded.module, manifest, output, task=task, data_type=data_type,  # type: ignore[arg-type]
-        input_shape=input_shape, output_names=output_names, head=head, calibration=calibration,
-        calibration_batches=batches, cal_cache_file=cal_cache_file, calibration_method=cal_method,
-        max_batch_size=max_batch_size, engine_file=engine_file, real_inputs=real_inputs,
-        allow_parity_mismatch=allow_parity_mismatch, console=console)
+    options = ExportOptions(
+        data_type=data_type, input_shape=input_shape,  # type: ignore[arg-type]
+        output_names=output_names, head=head, real_inputs=real_inputs,
+        calibration=Calibration(calibration, batches, cal_cache_file, cal_method),
+        allow_parity_mismatch=allow_parity_mismatch, engine_file=engine_file,
+        max_batch_size=max_batch_size)
+    return export_onnx(loaded.module, manifest, output, options, task=task, console=console)
 
 
 def _apply_spec(task: Any, manifest: dict[str, Any], spec: Path,

@@ -17,18 +17,25 @@ Every export runs the ONNX model in onnxruntime and the PyTorch network on the s
   reported beside it. How much agreement a task needs depends on its metric, so a low agreement
   is a warning, not a gate: evaluate the INT8 model (``graft TASK evaluate -m model.onnx``) to
   decide.
+
+A task whose outputs have no fixed layout (a detection list whose length depends on the image)
+gives its own :data:`Comparator` (``Task.parity_comparator``): it sees every output of one input
+kind at once, so it can match detections before comparing them, or compare only when the counts
+agree; :func:`compare_outputs` (each output by :func:`compare`) is the default.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from graft.errors import UserError
+
+if TYPE_CHECKING:
+    from graft.runtime.runner import Runner
 
 TOLERANCES: dict[str, tuple[float, float]] = {"fp32": (1e-4, 1e-4), "fp16": (1e-3, 1e-2)}
 INT8_MIN_COSINE = 0.99
@@ -54,6 +61,12 @@ class OutputParity:
     relative_error: float | None = None  # highest per-sample ||onnx - torch|| / ||torch||
     top1_agreement: float | None = None  # share of samples with the same argmax, (N, K) outputs
     passed: bool | None = None  # None: not judged (INT8 on random inputs)
+    note: str | None = None  # why it failed or was not judged, when the numbers do not say
+
+
+# (onnx outputs, torch outputs, input kind, rule) -> one judged row per output (or more)
+Comparator = Callable[[dict[str, np.ndarray], dict[str, np.ndarray], str, dict[str, Any]],
+                      list[OutputParity]]
 
 
 def criterion(data_type: str, atol: float | None = None,
@@ -89,7 +102,7 @@ def compare(name: str, inputs: str, got: np.ndarray, want: np.ndarray,
     g, w = got.astype(np.float64), want.astype(np.float64)
     if g.shape != w.shape:
         return OutputParity(name, inputs, float("inf"), float(np.abs(w).max(initial=0.0)),
-                            passed=False)
+                            passed=False, note=f"shape {g.shape} differs from PyTorch's {w.shape}")
     row = OutputParity(name, inputs, float(np.abs(g - w).max(initial=0.0)),
                        float(np.abs(w).max(initial=0.0)))
     row.cosine, row.relative_error = _per_sample(g, w)
@@ -105,21 +118,21 @@ def compare(name: str, inputs: str, got: np.ndarray, want: np.ndarray,
     return row
 
 
-def run_parity(wrapper: nn.Module, onnx_path: Any, output_names: list[str],
-               inputs: dict[str, np.ndarray], rule: dict[str, Any],
-               input_name: str = "input") -> list[OutputParity]:
-    """Run onnxruntime and PyTorch on the same inputs; one judged row per output and input."""
-    import onnxruntime as ort
+def compare_outputs(got: dict[str, np.ndarray], want: dict[str, np.ndarray], inputs: str,
+                    rule: dict[str, Any]) -> list[OutputParity]:
+    """The default :data:`Comparator`: every output on its own, element by element."""
+    return [compare(name, inputs, got[name], w, rule) for name, w in want.items()]
 
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    rows = []
-    for kind, x in inputs.items():
-        x = x.astype(np.float32)
-        got = session.run(output_names, {input_name: x})
-        with torch.no_grad():
-            want = [t.float().cpu().numpy() for t in wrapper(torch.from_numpy(x))]
-        rows.extend(compare(name, kind, g, w, rule)
-                    for name, g, w in zip(output_names, got, want, strict=True))
+
+def run_parity(reference: Runner, exported: Runner, inputs: dict[str, dict[str, np.ndarray]],
+               rule: dict[str, Any], comparator: Comparator | None = None) -> list[OutputParity]:
+    """Run the exported model and the PyTorch one on the same inputs (``{kind: feed}``, kinds
+    such as "random" and "real") and judge the outputs with ``comparator``."""
+    rows: list[OutputParity] = []
+    for kind, feed in inputs.items():
+        want = reference(feed, returns="numpy")
+        got = exported(feed, returns="numpy")
+        rows.extend((comparator or compare_outputs)(got, want, kind, rule))
     return rows
 
 
@@ -142,6 +155,8 @@ def worst(rows: list[OutputParity]) -> OutputParity | None:
 
 def describe(row: OutputParity) -> str:
     """``output 'logits' on random inputs: max abs diff 0.3 > tolerance 0.001``."""
+    if row.note:
+        return f"output {row.name!r} on {row.inputs} inputs: {row.note}"
     if row.tolerance is not None:
         return (f"output {row.name!r} on {row.inputs} inputs: max abs diff "
                 f"{row.max_abs_diff:.3g} > tolerance {row.tolerance:.3g}")

@@ -7,30 +7,17 @@ to a GPU and TensorRT version; build them on the deployment machine.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from graft.errors import UserError, require_file
-from graft.fsutil import write_bytes
-
-INSTALL_HINT = "install the TensorRT extra: pip install 'graft[tensorrt]' (needs an NVIDIA GPU)"
-
-
-def tensorrt_available() -> bool:
-    try:
-        import tensorrt  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def import_tensorrt() -> Any:
-    try:
-        import tensorrt as trt
-    except ImportError:
-        raise UserError("building or running a TensorRT engine needs the `tensorrt` package",
-                        INSTALL_HINT) from None
-    return trt
+from graft.fsutil import write_bytes, write_json
+from graft.runtime.backend import Axes
+from graft.runtime.metadata import sidecar_path
+from graft.runtime.trt_backend import import_tensorrt
 
 
 def build_engine(onnx_path: str | Path, engine_path: str | Path, *, data_type: str,
@@ -75,3 +62,21 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, *, data_type: s
                         "see the TensorRT messages above")
     write_bytes(engine_path, bytes(serialized))
     return Path(engine_path)
+
+
+def write_engine_description(engine_path: str | Path, metadata: dict[str, Any],
+                             inputs: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor],
+                             axes: Axes, max_batch_size: int) -> Path:
+    """``ENGINE.json`` beside the engine: the graft metadata an engine cannot hold, and its
+    tensors (-1 for every dynamic axis) for Triton configs."""
+
+    def tensors(values: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+        return [{"name": n, "dtype": str(t.detach().cpu().numpy().dtype),
+                 "shape": [-1 if a in axes[n] else int(d) for a, d in enumerate(t.shape)]}
+                for n, t in values.items()]
+
+    path = sidecar_path(engine_path)
+    write_json(path, {"metadata": json.loads(json.dumps(metadata, default=str)),
+                      "inputs": tensors(inputs), "outputs": tensors(outputs),
+                      "max_batch_size": max_batch_size})
+    return path

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from graft.api import GraftModel
+    from graft.optimize.parity import Comparator
 
 
 class Task:
@@ -60,8 +61,24 @@ class Task:
 
         return torch.rand(batch, *self.input_shape(manifest))
 
+    def input_names(self, manifest: dict[str, Any]) -> list[str]:
+        """Names of the network's inputs, in call order (exported models keep them)."""
+        return ["input"]
+
     def output_names(self, manifest: dict[str, Any]) -> list[str]:
         return ["output"]
+
+    def dynamic_axes(self, manifest: dict[str, Any]) -> dict[str, dict[int, str]]:
+        """Axes that vary, per input/output name: ``{axis: label}``. A name not given has the
+        batch axis 0 only; ``{}`` is a static tensor; an output whose length depends on the
+        image (a detection list) declares e.g. ``{0: "detections"}`` and has no batch axis."""
+        return {}
+
+    def parity_comparator(self, manifest: dict[str, Any]) -> Comparator | None:
+        """How an export is compared with PyTorch (:data:`graft.optimize.parity.Comparator`);
+        None: every output element by element within atol + rtol. Variable-length outputs
+        need their own (match detections first, or compare only when the counts agree)."""
+        return None
 
     def output_layers(self, model: nn.Module, manifest: dict[str, Any]) -> list[nn.Module]:
         """Layers whose output channels must never be pruned (the heads)."""

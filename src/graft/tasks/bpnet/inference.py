@@ -28,18 +28,14 @@ import torch.nn.functional as F
 
 from graft.errors import UserError
 from graft.fsutil import write_json
+from graft.runtime import resolve_device
 from graft.tasks.bpnet.decoder import decode_batch
 from graft.tasks.bpnet.preprocess import InputGeometry, plan_input, resize_to_input, to_image_coords
+from graft.tasks.bpnet.runner import as_pose_model
 from graft.tasks.bpnet.spec import InferenceSpec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 INPUT_TYPES = ("image", "dir", "video", "json")
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def pose_config_of(manifest: dict[str, Any]):
@@ -100,11 +96,12 @@ class PoseEstimator:
 
     def __init__(self, model: Any, spec: InferenceSpec | None = None,
                  device: str | torch.device | None = "auto") -> None:
+        self.device = resolve_device(device)
+        model = as_pose_model(model, self.device)
         self.spec = fit_to_network(spec or InferenceSpec(), model)
         self.manifest = model.manifest
         self.pose = pose_config_of(self.manifest)
-        self.device = resolve_device(device)
-        self.net = model.module.eval().to(self.device)
+        self.net = model.module
         stages = getattr(self.net, "num_stages", None)
         stage = self.spec.output_stage_to_use
         if stage is not None and stages is not None and stage > stages:

@@ -1,5 +1,5 @@
-"""Any bpnet model file behind one interface: ``.graft`` (PyTorch) or an exported ONNX model /
-TensorRT engine (through :mod:`graft.optimize.runtime`).
+"""Any bpnet model behind one interface: a ``.graft`` file, a model in memory, or an exported
+ONNX model / TensorRT engine, all run by the shared :class:`graft.runtime.Runner`.
 
 Evaluation and inference take what :func:`load_pose_model` returns, so an exported FP32, FP16
 or INT8 model is measured with exactly the preprocessing, decoder and metrics of the PyTorch
@@ -13,18 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from graft.errors import UserError
-from graft.spec_paths import path_origin
+from graft.runtime import Runner, load_runner
 
 
 class RuntimePoseNet:
-    """An exported network called like :class:`BpNetLite` in eval mode: a normalized
-    ``(B, 3, H, W)`` tensor in, ``(paf, heatmap)`` tensors out (on the input's device)."""
+    """A pose network called like :class:`BpNetLite` in eval mode: a normalized
+    ``(B, 3, H, W)`` tensor in, ``(paf, heatmap)`` tensors out (on the input's device).
 
-    def __init__(self, runtime: Any, input_size: tuple[int, int]) -> None:
+    ``input_size`` is the (H, W) an exported network is fixed to; None takes any size."""
+
+    def __init__(self, runtime: Any, input_size: tuple[int, int] | None) -> None:
         names = list(runtime.output_names)
         if "paf" not in names or "heatmap" not in names:
             raise UserError(f"{runtime.path} has outputs {names}, not paf and heatmap",
@@ -37,15 +38,35 @@ class RuntimePoseNet:
         return self
 
     def to(self, device: Any) -> RuntimePoseNet:
-        return self
+        return self  # the runner's device was chosen when it was made
+
+    @property
+    def _module(self) -> Any:
+        return getattr(self.runtime, "module", None)
+
+    @property
+    def num_stages(self) -> int | None:
+        return getattr(self._module, "num_stages", None)
+
+    @property
+    def output_stage(self) -> int | None:
+        return getattr(self._module, "output_stage", None)
+
+    @output_stage.setter
+    def output_stage(self, stage: int | None) -> None:
+        if self._module is not None:
+            self._module.output_stage = stage
+        elif stage is not None:
+            raise UserError("output_stage_to_use cannot change an exported model's output "
+                            "stage", "set it to null, or evaluate the .graft model")
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if tuple(x.shape[-2:]) != self.fixed_input_size:
+        if self.fixed_input_size is not None and tuple(x.shape[-2:]) != self.fixed_input_size:
             raise UserError(f"the exported model takes {self.fixed_input_size} inputs, got "
                             f"{tuple(x.shape[-2:])}", "run it with pad_image_input at that size")
-        out = self.runtime(x.detach().float().cpu().numpy())
-        return (torch.from_numpy(np.asarray(out["paf"], dtype=np.float32)).to(x.device),
-                torch.from_numpy(np.asarray(out["heatmap"], dtype=np.float32)).to(x.device))
+        out = self.runtime(x)
+        return (torch.as_tensor(out["paf"]).float().to(x.device),
+                torch.as_tensor(out["heatmap"]).float().to(x.device))
 
 
 @dataclass
@@ -56,33 +77,22 @@ class PoseModel:
     manifest: dict[str, Any]
     backend: str  # "pytorch", "onnx" or "tensorrt"
 
+    @classmethod
+    def from_runner(cls, runner: Runner) -> PoseModel:
+        return cls(RuntimePoseNet(runner, runner.fixed_input_size), runner.manifest, runner.kind)
+
     @property
     def fixed_input_size(self) -> tuple[int, int] | None:
         return getattr(self.module, "fixed_input_size", None)
 
 
+def as_pose_model(model: Any, device: torch.device) -> PoseModel:
+    """A :class:`PoseModel` as is; a loaded ``GraftModel`` (``graft.load``) run on ``device``."""
+    if isinstance(model, PoseModel):
+        return model
+    return PoseModel.from_runner(Runner.from_model(model, device))
+
+
 def load_pose_model(path: str | Path, key: str | None = None, device: str = "auto") -> PoseModel:
     """A bpnet ``.graft`` model, or an ONNX model / TensorRT engine exported from one."""
-    from graft.optimize.runtime import is_exported, load_runtime
-
-    p = Path(path)
-    if is_exported(p):
-        if not p.is_file():
-            raise UserError(f"model file not found: {p}{path_origin(p)}",
-                            "check the -m/--model path")
-        runtime = load_runtime(p, device="cpu" if device == "cpu" else "auto")
-        manifest = runtime.manifest
-        task = manifest.get("task") if isinstance(manifest, dict) else None
-        if task != "bpnet":
-            raise UserError(f"{p} is not a bpnet export (task {task!r})",
-                            "export it with `graft bpnet export`")
-        inp = manifest.get("input", {})
-        size = (int(inp["height"]), int(inp["width"]))
-        return PoseModel(RuntimePoseNet(runtime, size), manifest, runtime.kind)
-    from graft.api import load
-
-    model = load(p, key=key)
-    if model.manifest.get("task") != "bpnet":
-        raise UserError(f"{p} is a {model.manifest.get('task')!r} model, not bpnet",
-                        "pass a model trained with graft bpnet train")
-    return PoseModel(model.module, model.manifest, "pytorch")
+    return PoseModel.from_runner(load_runner(path, key=key, device=device, task="bpnet"))

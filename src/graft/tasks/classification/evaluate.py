@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 from rich.progress import Progress
 from torch.utils.data import DataLoader
@@ -37,8 +36,7 @@ def evaluate(
     if spec.data.val_dir is None:
         raise UserError(f"{spec_file or 'the spec'} has no data.val_dir to evaluate on",
                         "set data.val_dir (or --set data.val_dir=DIR)")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    clf = load_classifier(model_path, key, device)
+    clf = load_classifier(model_path, key, device or "auto")
     ds = image_folder(spec.data.val_dir, eval_transform(clf.input_size), "val")
     if ds.classes != clf.classes:
         raise UserError(

@@ -47,8 +47,7 @@ def infer(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Classify every input image; writes ``result.csv`` and ``results.json``."""
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    clf = load_classifier(model_path, key, device)
+    clf = load_classifier(model_path, key, device or "auto")
     files = list_images(inputs)
     results: list[dict[str, Any]] = []
     with Progress(disable=not progress, transient=True) as bar:

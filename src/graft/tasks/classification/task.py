@@ -30,7 +30,7 @@ class ClassificationTask(Task):
         import torch
 
         from graft.data.images import read_rgb
-        from graft.data.preprocess import normalize
+        from graft.runtime import Runner
         from graft.tasks.classification.inference import classify
         from graft.tasks.classification.runner import Classifier
 
@@ -47,17 +47,7 @@ class ClassificationTask(Task):
                         np.asarray(item.convert("RGB") if hasattr(item, "convert") else item).copy()
                     ).permute(2, 0, 1)
                 )
-        inp = model.manifest["input"]
-        device = next(model.module.parameters()).device
-
-        @torch.inference_mode()
-        def fn(x: torch.Tensor) -> torch.Tensor:
-            return model.module.eval()(normalize(x.to(device), inp["normalization"])).float().cpu()
-
-        clf = Classifier(
-            model.classes, (inp["height"], inp["width"]), inp["normalization"], "pytorch", fn
-        )
-        return classify(clf, images, top_k)
+        return classify(Classifier.from_runner(Runner.from_model(model)), images, top_k)
 
     def synth_command(self):
         from graft.tasks.classification.synth_cli import synth_classification
