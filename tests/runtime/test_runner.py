@@ -15,7 +15,7 @@ from graft.runtime import Runner, is_exported, load_runner, resolve_device
 from graft.runtime.torch_backend import TorchBackend
 from graft.runtime.trt_backend import tensorrt_available
 
-from ..optimize.conftest import TinyResNet, ToyTask, TwoStage, manifest_for
+from ..optimize.conftest import ExportDrift, TinyResNet, ToyTask, TwoStage, manifest_for
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present")
 
@@ -190,3 +190,17 @@ def test_tensorrt_engine_matches_onnxruntime(tmp_path, data_type: str) -> None:
     ort_out = load_runner(onnx_path, device="cpu")(x)["logits"]
     assert np.abs(trt_out - ort_out).max() < (1e-3 if data_type == "fp32" else 2e-2)
     assert runner.info.classes == ["a", "b", "c", "d"]
+
+
+def test_an_export_with_dynamic_spatial_axes_takes_any_size(tmp_path) -> None:
+    axes = {"input": {0: "batch", 2: "height", 3: "width"},
+            "out": {0: "batch", 2: "height", 3: "width"}}
+    net = ExportDrift().eval()
+    export_onnx(net, manifest_for("drift", size=8), tmp_path / "any.onnx", ExportOptions(
+        input_shape=(3, 8, 8), output_names=["out"], dynamic_axes=axes, exporter="torchscript"))
+    runner = load_runner(tmp_path / "any.onnx", device="cpu")
+    assert runner.backend.inputs[0].shape == ("batch", 3, "height", "width")
+    assert runner.fixed_input_size is None and runner.info.input_size == (8, 8)
+    x = torch.rand(2, 3, 12, 20)
+    with torch.no_grad():
+        torch.testing.assert_close(runner(x)["out"], net(x), atol=1e-5, rtol=1e-5)

@@ -5,7 +5,8 @@ A backend runs one batch it can take (``run``) and describes itself: its named i
 (:class:`TensorInfo`, with whether axis 0 is the batch), the largest batch one run takes and
 whether that batch is fixed, the device it computes on, and the model's graft metadata. PyTorch,
 onnxruntime and TensorRT backends live beside this module; a remote one (a Triton client) only
-has to fill the same fields and return numpy arrays.
+has to fill the same fields (``device`` CPU, ``max_batch`` the server's ``max_batch_size``) and
+return numpy arrays, and is used as ``Runner(TritonBackend(...), batch_size=N)``.
 """
 
 from __future__ import annotations

@@ -110,13 +110,14 @@ class Runner:
 
     @property
     def fixed_input_size(self) -> tuple[int, int] | None:
-        """(height, width) an exported model is fixed to; None when it takes any size."""
+        """(height, width) an exported model is fixed to; None when it takes any size (a
+        PyTorch network, or an export with dynamic spatial axes)."""
         if self.kind == "pytorch" or not self.backend.inputs:
             return None
         shape = self.backend.inputs[0].shape
         if len(shape) >= 2 and all(isinstance(d, int) and d > 0 for d in shape[-2:]):
             return int(shape[-2]), int(shape[-1])
-        return self.info.input_size
+        return None
 
     @property
     def module(self) -> torch.nn.Module | None:

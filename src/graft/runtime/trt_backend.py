@@ -77,10 +77,13 @@ class TensorRTBackend(Backend):
 
         self.inputs = [info(n) for n in in_names]
         self.outputs = [info(n) for n in names if not is_input[n]]
-        batched = [i.name for i in self.inputs if i.batched]
-        if batched:
-            self.max_batch = min(int(self.engine.get_tensor_profile_shape(n, 0)[2][0])
-                                 for n in batched)
+        batched = [i for i in self.inputs if i.batched]
+        static = [int(i.shape[0]) for i in batched if int(i.shape[0]) > 0]
+        if static:  # built for one batch size: every run takes exactly that many
+            self.max_batch, self.fixed_batch = min(static), True
+        elif batched:  # the optimization profile's largest batch
+            self.max_batch = min(int(self.engine.get_tensor_profile_shape(i.name, 0)[2][0])
+                                 for i in batched)
 
     def run(self, feed: dict[str, Any]) -> dict[str, torch.Tensor]:
         trt, ctx = self._trt, self.context
