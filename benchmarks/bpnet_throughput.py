@@ -45,7 +45,7 @@ def end_to_end(device: str, size: tuple[int, int], frames: int, batch: int) -> f
     arch = architecture_dict(PoseConfig().model_dump(mode="json"))
     model = type("M", (), {})()
     model.module = build_model(arch)
-    model.manifest = {"architecture": arch, "input": {"stride": 8}}
+    model.manifest = {"task": "bpnet", "architecture": arch, "input": {"stride": 8}}
     spec = InferenceSpec(input_shape=size, keep_aspect_ratio_mode="pad_image_input",
                          batch_size=batch)
     estimator = PoseEstimator(model, spec, device)

@@ -110,7 +110,7 @@ def run(out: Path, images: int, epochs: int, force: bool = False) -> PoseRun:
     run_inference(load_spec(infer_file, InferenceSpec), model, "dir",
                   data_dir / "images" / "val", work / "infer", dump_visualizations=True)
     row = Row(workflow="pose", step="train (PyTorch)", model="bpnet resnet18 2-stage",
-              params=sum(p.numel() for p in model.module.parameters()), metric="keypoint AP",
+              params=model.num_params, metric="keypoint AP",
               value=ap, seconds=time.perf_counter() - start, outputs=str(work),
               data=f"synthetic people: {images} images, {SIZE}x{SIZE}, 1-{MAX_PERSONS} per "
               f"image, {PERSON_HEIGHT[0]}-{PERSON_HEIGHT[1]} of the image height")

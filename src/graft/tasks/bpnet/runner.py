@@ -41,21 +41,22 @@ class RuntimePoseNet:
         return self  # the runner's device was chosen when it was made
 
     @property
-    def _module(self) -> Any:
+    def torch_module(self) -> Any:
+        """The PyTorch network of a ``.graft`` model (None for an export)."""
         return getattr(self.runtime, "module", None)
 
     @property
     def num_stages(self) -> int | None:
-        return getattr(self._module, "num_stages", None)
+        return getattr(self.torch_module, "num_stages", None)
 
     @property
     def output_stage(self) -> int | None:
-        return getattr(self._module, "output_stage", None)
+        return getattr(self.torch_module, "output_stage", None)
 
     @output_stage.setter
     def output_stage(self, stage: int | None) -> None:
-        if self._module is not None:
-            self._module.output_stage = stage
+        if self.torch_module is not None:
+            self.torch_module.output_stage = stage
         elif stage is not None:
             raise UserError("output_stage_to_use cannot change an exported model's output "
                             "stage", "set it to null, or evaluate the .graft model")
@@ -84,6 +85,14 @@ class PoseModel:
     @property
     def fixed_input_size(self) -> tuple[int, int] | None:
         return getattr(self.module, "fixed_input_size", None)
+
+    @property
+    def num_params(self) -> int | None:
+        """Parameters of the PyTorch network (as recorded in the manifest for an export)."""
+        torch_module = getattr(self.module, "torch_module", None)
+        if torch_module is not None:
+            return sum(p.numel() for p in torch_module.parameters())
+        return self.manifest.get("params")
 
 
 def as_pose_model(model: Any, device: torch.device) -> PoseModel:
