@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from graft.data.coco import load_coco
 from graft.errors import UserError, require_dir
 from graft.fsutil import write_json
-from graft.tasks.bpnet.convert import load_coco
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 SELECTION_FILE = "calibration_selection.json"

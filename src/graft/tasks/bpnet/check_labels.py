@@ -24,12 +24,13 @@ from graft.fsutil import write_bytes, write_json
 from graft.spec import read_yaml, validate
 from graft.spec_paths import resolve_spec_paths, spec_folder
 from graft.tasks.bpnet.augment import SpatialTransform, transform_keypoints
-from graft.tasks.bpnet.convert import PoseIndex, build_index
+from graft.tasks.bpnet.convert import build_index
 from graft.tasks.bpnet.data import BpnetDataset
 from graft.tasks.bpnet.data_spec import DataloaderSpec, require_same_joints
 from graft.tasks.bpnet.dataset_spec import DatasetSpec, load_dataset_spec
 from graft.tasks.bpnet.encoder import TargetEncoder
 from graft.tasks.bpnet.pose_config import PoseConfig
+from graft.tasks.bpnet.pose_index import PoseIndex
 
 RESULT_FILE = "check_labels.json"
 

@@ -35,11 +35,12 @@ from graft.tasks.bpnet.augment import (
     warp_image,
     warp_mask,
 )
-from graft.tasks.bpnet.convert import PoseIndex, build_index
+from graft.tasks.bpnet.convert import build_index
 from graft.tasks.bpnet.data_spec import DataloaderSpec, require_same_joints
 from graft.tasks.bpnet.dataset_spec import load_dataset_spec
 from graft.tasks.bpnet.encoder import TargetEncoder
 from graft.tasks.bpnet.pose_config import PoseConfig
+from graft.tasks.bpnet.pose_index import PoseIndex
 
 # OpenCV's own thread pool does not survive fork(): a DataLoader worker forked while it is
 # active can deadlock. Loader processes give the parallelism instead (the usual workaround).
