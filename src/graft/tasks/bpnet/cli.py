@@ -125,13 +125,15 @@ def inference(
     Example: graft bpnet inference --inference_spec specs/infer.yaml -m results/model.graft
     --input_type dir --input samples/ -r results/infer --dump_visualizations
     """
+    from graft.data.images import skipped_note
     from graft.tasks.bpnet.inference import run_inference
 
     spec, model, _ = _inference_setup(inference_spec, model_filename, key, overrides,
                                       device)
     r = run_inference(spec, model, input_type, input_path, results_dir,
                       dump_visualizations=dump_visualizations, device=device)
-    console.print(f"{r['frames']} frames, {r['persons']} people -> {r['detections']}")
+    console.print(f"{r['frames']} frames, {r['persons']} people"
+                  f"{skipped_note(len(r['skipped']), 'detections.json')} -> {r['detections']}")
     if r["visualizations"]:
         where = Path(r["visualizations"][0])
         console.print(f"visualizations: {where if input_type == 'video' else where.parent}")

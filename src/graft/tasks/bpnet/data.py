@@ -1,6 +1,7 @@
 """Training data: a torch Dataset over a converted index and a LightningDataModule.
 
-Each sample is decoded with OpenCV, warped once (image and loss mask) by a random affine
+Each sample is decoded by graft's image reader (a JPEG shrunk while decoding when the warp
+shrinks it anyway), warped once (image and loss mask) by a random affine
 transform (:mod:`~graft.tasks.bpnet.augment`), its keypoints moved by the same matrix and
 turned into targets by the vectorized label processor (:mod:`~graft.tasks.bpnet.encoder`).
 Batches are dicts::
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from graft.data.images import read_rgb_reduced
 from graft.errors import UserError
 from graft.tasks.bpnet.augment import (
     decode_reduction,
@@ -45,24 +47,6 @@ from graft.tasks.bpnet.pose_index import PoseIndex
 # OpenCV's own thread pool does not survive fork(): a DataLoader worker forked while it is
 # active can deadlock. Loader processes give the parallelism instead (the usual workaround).
 cv2.setNumThreads(0)
-
-
-_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-            8: cv2.IMREAD_REDUCED_COLOR_8}
-
-
-def read_image_bgr(path: Path, reduce: int = 1) -> np.ndarray:
-    """(h, w, 3) uint8 in OpenCV's BGR order, optionally shrunk 2/4/8x while decoding (nearly
-    free for JPEG). A missing or unreadable file is a UserError naming it."""
-    image = cv2.imread(str(path), _REDUCED[reduce])
-    if image is None:
-        raise UserError(f"cannot read image {path}", "check that the file exists and is an image")
-    return image
-
-
-def read_image_rgb(path: Path, reduce: int = 1) -> np.ndarray:
-    """(h, w, 3) uint8 RGB (see :func:`read_image_bgr`)."""
-    return cv2.cvtColor(read_image_bgr(path, reduce), cv2.COLOR_BGR2RGB)
 
 
 def read_mask(path: Path | None) -> np.ndarray | None:
@@ -144,8 +128,7 @@ class BpnetDataset(Dataset):
         transform = sample_transform(self.mode, self.aug_params, (h, w), self.input_size,
                                      rng if self.aug_params is not None else None,
                                      self._centre_box(i, person, rng))
-        reduce = decode_reduction(transform)
-        image = read_image_bgr(self.index.image_path(i), reduce)
+        image, reduce = read_rgb_reduced(self.index.image_path(i), decode_reduction(transform))
         got_h, got_w = image.shape[:2]
         if abs(got_h * reduce - h) >= reduce or abs(got_w * reduce - w) >= reduce:
             raise UserError(
@@ -160,7 +143,7 @@ class BpnetDataset(Dataset):
                             "re-run dataset_convert --generate_masks")
         keypoints = transform_keypoints(self.index.keypoints[self.index.persons(i)], transform,
                                         self.flip_permutation)
-        image = cv2.cvtColor(warp_image(image, image_transform), cv2.COLOR_BGR2RGB)
+        image = warp_image(image, image_transform)
         mask_small = warp_mask(mask, transform, self.stride)
         heatmap, paf = self.encoder(keypoints)
         return {"image": image, "mask": mask_small, "keypoints": keypoints, "heatmap": heatmap,

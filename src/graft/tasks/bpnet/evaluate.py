@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from graft.data.images import read_rgb_array
 from graft.errors import UserError
 from graft.fsutil import write_json
-from graft.tasks.bpnet.inference import PoseEstimator, pose_config_of, read_rgb
+from graft.tasks.bpnet.inference import PoseEstimator, pose_config_of
 from graft.tasks.bpnet.metrics import (
     METRIC_DESCRIPTIONS,
     METRIC_NAMES,
@@ -63,7 +64,7 @@ def evaluate(spec: InferenceSpec, model: Any, dataset_spec: str | Path, *,
 
     def pixels():
         for img in images:
-            yield read_rgb(image_dir / img["file_name"])
+            yield read_rgb_array(image_dir / img["file_name"])
 
     people_per_image = estimator.predict_many(pixels())
     for img, people in track(zip(images, people_per_image, strict=False), total=len(images),

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from graft.data.images import Skipped, iter_readable, read_rgb_array
 from graft.errors import UserError
 from graft.fsutil import write_json
 from graft.runtime import resolve_device
@@ -179,13 +180,6 @@ class PoseEstimator:
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise UserError(f"cannot read image {path}", "check that the file exists and is an image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
 def list_inputs(input_type: str, path: str | Path) -> list[Path]:
     """The image files of an ``image``, ``dir`` or ``json`` input.
 
@@ -274,7 +268,10 @@ def run_inference(spec: InferenceSpec, model: Any, input_type: str, input_path: 
                   results_dir: str | Path, dump_visualizations: bool = False,
                   device: str | None = "auto", progress: bool = True) -> dict[str, Any]:
     """Write ``detections.json`` (people per frame) and, with ``dump_visualizations``, images
-    with skeletons (``images/``) or an annotated video (``<name>_annotated.mp4``)."""
+    with skeletons (``images/``) or an annotated video (``<name>_annotated.mp4``).
+
+    An image that cannot be read is skipped and listed under ``skipped`` (file and reason);
+    the run fails only when none could be read."""
     from rich.progress import Progress
 
     from graft.tasks.bpnet.viz import draw_poses
@@ -282,6 +279,7 @@ def run_inference(spec: InferenceSpec, model: Any, input_type: str, input_path: 
     out = Path(results_dir)
     out.mkdir(parents=True, exist_ok=True)
     estimator = PoseEstimator(model, spec, device)
+    skipped = Skipped()  # unreadable images of an image, dir or json input
     if input_type == "video":
         src = Path(input_path)
         if not src.is_file():
@@ -292,7 +290,7 @@ def run_inference(spec: InferenceSpec, model: Any, input_type: str, input_path: 
     else:
         paths = list_inputs(input_type, input_path)
         total, fps = len(paths), 0.0
-        sources = ((str(p), read_rgb(p)) for p in paths)
+        sources = ((str(p), image) for p, image in iter_readable(paths, skipped, read_rgb_array))
 
     names: list[str] = []
     shapes: list[tuple[int, int]] = []
@@ -340,8 +338,10 @@ def run_inference(spec: InferenceSpec, model: Any, input_type: str, input_path: 
         "model_joints": list(estimator.pose.joints),
         "limbs": [list(limb) for limb in estimator.limbs],
         "input": str(input_path), "input_type": input_type,
-        "frames": frames_out,
+        "frames": frames_out, "skipped": skipped.records(),
     }
     write_json(out / "detections.json", detections)
+    skipped.require_some_read(len(frames_out))
     return {"frames": len(frames_out), "persons": sum(len(f["persons"]) for f in frames_out),
-            "detections": str(out / "detections.json"), "visualizations": written}
+            "detections": str(out / "detections.json"), "visualizations": written,
+            "skipped": skipped.records()}

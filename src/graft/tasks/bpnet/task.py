@@ -40,8 +40,9 @@ class BpnetTask(Task):
         import numpy as np
         import torch
 
+        from graft.data.images import read_rgb_array
         from graft.spec import load_spec, validate
-        from graft.tasks.bpnet.inference import PoseEstimator, read_rgb
+        from graft.tasks.bpnet.inference import PoseEstimator
         from graft.tasks.bpnet.spec import InferenceSpec
 
         if isinstance(inference_spec, InferenceSpec):
@@ -56,7 +57,7 @@ class BpnetTask(Task):
         images = []
         for item in items:
             if isinstance(item, str | Path):
-                images.append(read_rgb(Path(item)))
+                images.append(read_rgb_array(item))
             elif isinstance(item, torch.Tensor):
                 images.append(item.permute(1, 2, 0).cpu().numpy().astype(np.uint8))
             elif hasattr(item, "convert"):  # PIL
@@ -84,9 +85,9 @@ class BpnetTask(Task):
         import numpy as np
         import torch
 
+        from graft.data.images import read_rgb_array
         from graft.data.preprocess import normalize
         from graft.optimize.calibration import sample_images
-        from graft.tasks.bpnet.inference import read_rgb
         from graft.tasks.bpnet.preprocess import plan_input, resize_to_input
 
         _, h, w = self.input_shape(manifest)
@@ -95,7 +96,7 @@ class BpnetTask(Task):
         for start in range(0, len(paths), batch_size):
             batch = []
             for path in paths[start:start + batch_size]:
-                image = read_rgb(path)
+                image = read_rgb_array(path)
                 geometry = plan_input(image.shape[:2], (h, w), "pad_image_input")
                 batch.append(resize_to_input(image, geometry))
             x = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2)

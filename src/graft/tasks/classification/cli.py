@@ -112,10 +112,14 @@ def build_app() -> typer.Typer:
 
         Example: graft classification inference -m model.graft -i images/ -r results/infer
         """
+        from graft.data.images import skipped_note
         from graft.tasks.classification.inference import infer
 
         results = infer(model, images, results_dir, key=key, top_k=top_k)
-        console.print(f"{len(results)} images classified; results in {results_dir}/result.csv")
+        failed = sum(1 for r in results if r.get("error"))
+        console.print(f"{len(results) - failed} images classified"
+                      f"{skipped_note(failed, 'results.json')}; results in "
+                      f"{results_dir}/result.csv")
 
     from graft.optimize.cli import add_optimize_commands
     from graft.tasks.classification.task import TASK

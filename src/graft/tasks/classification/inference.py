@@ -1,4 +1,9 @@
-"""``graft classification inference``: top-k labels for images, a directory or a list file."""
+"""``graft classification inference``: top-k labels for images, a directory or a list file.
+
+An image that cannot be read (corrupt, empty) is skipped and listed in both results files
+with its reason (empty label and score in ``result.csv``, ``"error"`` in ``results.json``);
+the run fails only when no image at all could be read.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 import torch
 from rich.progress import Progress
 
-from graft.data.images import list_images, read_rgb
+from graft.data.images import Skipped, iter_readable, list_images
 from graft.fsutil import write_json, write_text
 from graft.tasks.classification.data import eval_transform
 from graft.tasks.classification.runner import Classifier, load_classifier
@@ -46,25 +51,32 @@ def infer(
     device: str | None = None,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """Classify every input image; writes ``result.csv`` and ``results.json``."""
+    """Classify every input image; writes ``result.csv`` and ``results.json``. Returns a record
+    per image, in input order; an unreadable one has ``label`` None and an ``error``."""
     clf = load_classifier(model_path, key, device or "auto")
     files = list_images(inputs)
-    results: list[dict[str, Any]] = []
+    predicted: dict[str, dict[str, Any]] = {}
+    skipped = Skipped()
     with Progress(disable=not progress, transient=True) as bar:
         job = bar.add_task("inference", total=len(files))
         for start in range(0, len(files), batch_size):
             chunk = files[start : start + batch_size]
-            for f, pred in zip(
-                chunk, classify(clf, [read_rgb(f) for f in chunk], top_k), strict=True
-            ):
-                results.append({"image": str(f), **pred})
+            readable = list(iter_readable(chunk, skipped))
+            if readable:
+                preds = classify(clf, [image for _, image in readable], top_k)
+                for (f, _), pred in zip(readable, preds, strict=True):
+                    predicted[str(f)] = {"image": str(f), **pred}
             bar.advance(job, len(chunk))
+    failed = {r["image"]: {**r, "label": None, "score": None} for r in skipped.records()}
+    results = [predicted.get(str(f)) or failed[str(f)] for f in files]
     out = Path(results_dir)
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["image", "label", "score"])
     for r in results:
-        writer.writerow([r["image"], r["label"], f"{r['score']:.6f}"])
+        score = "" if r["score"] is None else f"{r['score']:.6f}"
+        writer.writerow([r["image"], r["label"] or "", score])
     write_text(out / "result.csv", buf.getvalue())
     write_json(out / "results.json", results)
+    skipped.require_some_read(len(predicted))
     return results
