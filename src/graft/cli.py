@@ -1,10 +1,10 @@
 """``graft TASK ACTION``: a thin command line over the Python API.
 
 Each task contributes its own sub-app (``Task.cli``); this module only mounts them, adds the
-task-independent commands (model, synth, catalog, gaussrank, demo) and turns :class:`UserError`
-into a one-line message with exit code 2. ``--help`` is drawn by rich in a terminal and as
-plain, unwrapped text in a pipe or file (rich would fit its panels into 80 columns there and
-cut long option names).
+task-independent commands (model, synth, convert, split, catalog, gaussrank, demo) and turns
+:class:`UserError` into a one-line message with exit code 2. ``--help`` is drawn by rich in
+a terminal and as plain, unwrapped text in a pipe or file (rich would fit its panels into 80
+columns there and cut long option names).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def _mount() -> None:
         return
     _mounted = True
     from graft.catalog.cli import app as catalog_app
+    from graft.data.cli import convert_app, split_app
     from graft.demo import demo
     from graft.deploy.triton import triton_command
     from graft.metrics.cli import app as evaluate_app
@@ -74,6 +75,8 @@ def _mount() -> None:
     app.add_typer(model_app, name="model", help="Inspect .graft model files.")
     app.add_typer(synth_app, name="synth", help="Generate offline datasets.")
     app.add_typer(catalog_app, name="catalog")
+    app.add_typer(convert_app, name="convert", help="Convert annotations between COCO and KITTI.")
+    app.add_typer(split_app, name="split", help="Split a dataset (seeded; groups kept whole).")
     app.add_typer(gaussrank_app, name="gaussrank", help="Gauss rank transform for tabular data.")
     deploy_app = typer.Typer(no_args_is_help=True, help="Deployment artifacts for exported models.")
     deploy_app.command("triton")(triton_command)

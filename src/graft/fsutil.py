@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -50,7 +51,7 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
                      or _LEGACY.fullmatch(middle) is not None
                      and tmp.stat().st_mtime < _STARTED)
             if stale:
-                tmp.unlink()
+                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
                 removed.append(tmp)
         except OSError:  # raced with another cleaner, or not ours to remove
             continue
@@ -85,6 +86,26 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         with suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder next to ``path`` that becomes ``path`` only on success, so a
+    folder of outputs appears whole or not at all. ``path`` must not exist or be empty."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
+    tmp_path = _new_temporary(target)
+    tmp_path.unlink()
+    tmp_path.mkdir()
+    try:
+        yield tmp_path
+        if target.is_dir():
+            target.rmdir()  # empty, or this raises rather than merge into old outputs
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 @contextmanager

@@ -147,6 +147,25 @@ def read_rgb_reduced(path: str | Path, reduce: int) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(image), factor
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) as :func:`read_rgb` returns the image (EXIF orientation applied), from
+    the file header alone."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    data = _read_bytes(p)
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            width, height = im.size
+            if int(im.getexif().get(0x0112, 1) or 1) in (5, 6, 7, 8):
+                width, height = height, width
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        _, height, width = _decode_chw(data, p).shape  # decode, or the reader's own error
+    return width, height
+
+
 # -- skipping unreadable files ----------------------------------------------------------------
 def skipped_note(count: int, listed_in: str) -> str:
     """The tail of a command's summary line: ``", 2 unreadable images skipped (listed in
