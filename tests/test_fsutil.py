@@ -77,3 +77,24 @@ def test_glob_characters_in_the_name_are_literal(tmp_path, name) -> None:
     other.write_text("x")
     fsutil.write_text(tmp_path / name, "ok")
     assert not mine.exists() and other.exists()
+
+
+def test_atomic_dir_appears_whole_or_not_at_all(tmp_path) -> None:
+    target = tmp_path / "out"
+    with pytest.raises(RuntimeError), fsutil.atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("half")
+        raise RuntimeError("killed mid-way")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    target.mkdir()  # an empty folder may be the target
+    with fsutil.atomic_dir(target) as tmp:
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "a.txt").write_text("whole")
+    assert (target / "sub" / "a.txt").read_text() == "whole"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    with pytest.raises(OSError), fsutil.atomic_dir(target) as tmp:
+        (tmp / "b.txt").write_text("never merged into old outputs")
+    assert sorted(p.name for p in target.iterdir()) == ["sub"]
+    dead = tmp_path / f".out.{fsutil._HOST}-{_dead_pid()}.0badf00d.tmp"
+    (dead / "x").mkdir(parents=True)  # a folder left by a killed writer is cleaned up
+    fsutil.remove_stale_temporaries(target)
+    assert not dead.exists()

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from graft.data.coco import load_coco
+from graft.data.images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES
 from graft.errors import UserError, require_dir
 from graft.fsutil import write_json
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 SELECTION_FILE = "calibration_selection.json"
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from graft.data.images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES
 from graft.data.images import Skipped, iter_readable, read_rgb_array
 from graft.errors import UserError
 from graft.fsutil import write_json
@@ -35,7 +36,6 @@ from graft.tasks.bpnet.preprocess import InputGeometry, plan_input, resize_to_in
 from graft.tasks.bpnet.runner import as_pose_model
 from graft.tasks.bpnet.spec import InferenceSpec
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 INPUT_TYPES = ("image", "dir", "video", "json")
 
 
