@@ -133,7 +133,7 @@ def test_corrupt_truncated_empty_and_missing_files(tmp_path, backend):
 
 
 def test_reduced_jpeg_decode(tmp_path, backend):
-    rgb = np.repeat(np.repeat(pixels(3, 24, 32), 4, axis=0), 4, axis=1)  # 96 x 128
+    rgb = np.repeat(np.repeat(pixels(3, 12, 16), 8, axis=0), 8, axis=1)  # 96 x 128
     Image.fromarray(rgb).save(tmp_path / "big.jpg", quality=95)
     Image.fromarray(rgb).save(tmp_path / "big.png")
     small, factor = read_rgb_reduced(tmp_path / "big.jpg", 4)
@@ -143,6 +143,17 @@ def test_reduced_jpeg_decode(tmp_path, backend):
     assert factor == 1 and full.shape == (96, 128, 3)  # only JPEGs shrink while decoding
     same, factor = read_rgb_reduced(tmp_path / "big.jpg", 1)
     assert factor == 1 and np.array_equal(same, read_rgb_array(tmp_path / "big.jpg"))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rgb).save(tmp_path / "turned.jpg", quality=95, exif=exif.tobytes())
+    small, factor = read_rgb_reduced(tmp_path / "turned.jpg", 2)
+    assert factor == 2 and small.shape == (64, 48, 3)  # oriented like the full decode
+    full = read_rgb_array(tmp_path / "turned.jpg").reshape(64, 2, 48, 2, 3).mean(axis=(1, 3))
+    assert np.abs(small - full).mean() < 8
+    data = (tmp_path / "big.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(UnreadableImage, match="corrupt"):  # not a grey-filled picture
+        read_rgb_reduced(tmp_path / "cut.jpg", 2)
 
 
 def test_iter_readable_skips_and_counts(tmp_path):

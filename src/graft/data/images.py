@@ -77,20 +77,15 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
-def _pillow_rgb(data: bytes, path: Path, reduce: int = 1) -> tuple[np.ndarray, int]:
-    """(H, W, 3) uint8 through Pillow and the factor it was shrunk by: ``reduce`` > 1 shrinks
-    a JPEG while decoding (libjpeg's DCT scaling), other formats stay at full size."""
+def _pillow_rgb(data: bytes, path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 through Pillow."""
     import io
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data)) as im:
-            width, factor = im.width, 1
-            if reduce > 1 and im.format == "JPEG":
-                im.draft("RGB", (-(-im.width // reduce), -(-im.height // reduce)))
-                factor = round(width / im.width)
-            return _pillow_to_rgb8(ImageOps.exif_transpose(im)), factor
+            return _pillow_to_rgb8(ImageOps.exif_transpose(im))
     except UnidentifiedImageError:
         raise UnreadableImage(path, "corrupt or unsupported image (no known image format)",
                               "replace or remove the file, or convert it to JPEG or PNG") \
@@ -119,7 +114,7 @@ def _decode_chw(data: bytes, path: Path) -> torch.Tensor:
             return image[0] if image.ndim == 4 else image
         except (RuntimeError, ValueError):
             pass  # Pillow reads some files TorchCodec refuses, and words its errors better
-    return torch.from_numpy(np.ascontiguousarray(_pillow_rgb(data, path)[0])).permute(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(_pillow_rgb(data, path))).permute(2, 0, 1)
 
 
 def read_rgb(path: str | Path) -> torch.Tensor:
@@ -134,17 +129,28 @@ def read_rgb_array(path: str | Path) -> np.ndarray:
 
 
 def read_rgb_reduced(path: str | Path, reduce: int) -> tuple[np.ndarray, int]:
-    """(H, W, 3) uint8 RGB, a JPEG shrunk ``reduce`` (2, 4 or 8) times while decoding, which is
-    nearly free; returns the image and the factor applied (1 for other formats, which come
-    back at full size)."""
+    """(H, W, 3) uint8 RGB, a JPEG shrunk ``reduce`` (2, 4 or 8) times while decoding (DCT
+    scaling, cheaper than a full decode); returns the image and the factor applied (1 for
+    other formats, which come back at full size).
+
+    The shrinking decode is OpenCV's (TorchCodec has none; Pillow's ``draft`` measured slower
+    than TorchCodec's full decode), used only for a JPEG that ends with its end-of-image
+    marker: OpenCV would turn a truncated file into a grey-filled image without an error,
+    so anything else takes the full, checked decode."""
     p = Path(path)
     if reduce <= 1:
         return read_rgb_array(p), 1
+    import cv2
+
     data = _read_bytes(p)
-    if not data.startswith(b"\xff\xd8\xff"):
-        return np.ascontiguousarray(_decode_chw(data, p).permute(1, 2, 0).numpy()), 1
-    image, factor = _pillow_rgb(data, p, reduce)
-    return np.ascontiguousarray(image), factor
+    flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8}.get(reduce)
+    whole = data.startswith(b"\xff\xd8\xff") and data.rstrip(b"\0").endswith(b"\xff\xd9")
+    if flag is not None and whole:
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+        if bgr is not None:
+            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), reduce
+    return np.ascontiguousarray(_decode_chw(data, p).permute(1, 2, 0).numpy()), 1
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
