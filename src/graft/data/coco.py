@@ -22,13 +22,14 @@ import contextlib
 import io
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from graft.errors import UserError
+from graft.errors import UserError, require_file
 from graft.spec_paths import path_origin
 
 
@@ -39,15 +40,27 @@ def where(ann: dict, image: dict | None = None) -> str:
     return f"annotation {ann.get('id')} (image {image['id']}, {image['file_name']})"
 
 
+def load_json(source: str | Path | Any, what: str) -> tuple[Any, str]:
+    """The parsed file (or ``source`` itself when it is already data) and a name for messages."""
+    if not isinstance(source, str | Path):
+        return source, f"the {what}"
+    path = require_file(source, what)
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), str(path)
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {path} is not UTF-8 text", "pass a JSON file") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{what} {path} is not valid JSON ({exc.msg} at line {exc.lineno} "
+                        f"column {exc.colno})", "fix the file or pass the right one") from None
+
+
 def read_coco_json(path: str | Path, fix: str = "check the path") -> dict[str, Any]:
-    """The parsed annotation file; a missing or non-JSON file is a one-line error."""
+    """The parsed annotation file; a missing or non-JSON file is a one-line error (``fix``:
+    the hint for a missing file, e.g. which spec field names it)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"annotation file not found: {path}{path_origin(path)}", fix)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is not valid JSON ({exc})", "fix the file") from None
+    data, _ = load_json(path, "annotation file")
     if not isinstance(data, dict):
         raise UserError(f"{path} is not a COCO annotation file (top level is not an object)",
                         "it needs images, annotations and categories lists")
@@ -181,21 +194,28 @@ def _check_segmentation(seg: Any, image: dict, name: str, path: Path) -> None:
                                 "a polygon needs an even number of coordinates, at least 3 "
                                 "points (6 numbers); fix or remove it")
         return
-    if not isinstance(seg, dict) or "counts" not in seg or "size" not in seg:
+    if not isinstance(seg, dict):
         raise UserError(f"{path}: {name}: segmentation is neither polygons nor an RLE",
                         "use a list of polygons or {'size': [h, w], 'counts': ...}")
-    h, w = int(image["height"]), int(image["width"])
-    if list(seg["size"]) != [h, w]:
-        raise UserError(f"{path}: {name}: RLE size {seg['size']} differs from the image's "
-                        f"[{h}, {w}] (height, width)", "fix the segmentation or the image size")
-    counts = seg["counts"]
+    check_rle(seg, int(image["height"]), int(image["width"]), f"{path}: {name}")
+
+
+def check_rle(rle: Mapping[str, Any], h: int, w: int, where: str) -> None:
+    """An RLE segmentation of an h x w image, as pycocotools reads it (``where`` names it)."""
+    size, counts = rle.get("size"), rle.get("counts")
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) for v in size)):
+        raise UserError(f"{where} has an RLE segmentation without a [height, width] size",
+                        "write RLE as {\"size\": [h, w], \"counts\": ...}")
+    if list(size) != [h, w]:
+        raise UserError(f"{where} has a {size[0]}x{size[1]} RLE mask on a {h}x{w} image",
+                        "encode masks at the image's size")
     if isinstance(counts, list):
-        if not all(_is_int(v) and v >= 0 for v in counts) or sum(counts) != h * w:
-            raise UserError(f"{path}: {name}: uncompressed RLE counts do not add up to "
-                            f"{h} x {w} pixels", "fix the run lengths")
-    elif not isinstance(counts, str | bytes):
-        raise UserError(f"{path}: {name}: RLE counts must be a string or a list of run lengths",
-                        "fix the segmentation")
+        if not all(isinstance(v, int) and v >= 0 for v in counts) or sum(counts) != h * w:
+            raise UserError(f"{where} has uncompressed RLE counts that do not cover the "
+                            f"{h}x{w} image", "counts must be run lengths summing to h*w")
+    elif not isinstance(counts, str) or not counts:
+        raise UserError(f"{where} has RLE counts that are neither a string nor a list",
+                        "write counts as pycocotools' string or a list of run lengths")
 
 
 # -- per-image access -------------------------------------------------------------------------

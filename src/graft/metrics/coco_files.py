@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from graft.errors import UserError, require_file
+from graft.data.coco import check_rle, load_json
+from graft.errors import UserError
 
 IouType = Literal["bbox", "segm", "keypoints"]
 IOU_TYPES: tuple[str, ...] = ("bbox", "segm", "keypoints")
@@ -51,20 +52,6 @@ class GroundTruth:
     images: dict[int, dict[str, Any]] = field(default_factory=dict)
     categories: dict[int, dict[str, Any]] = field(default_factory=dict)
     joints: dict[int, int] = field(default_factory=dict)  # keypoints per category
-
-
-def load_json(source: str | Path | Any, what: str) -> tuple[Any, str]:
-    """The parsed file (or ``source`` itself when it is already data) and a name for messages."""
-    if not isinstance(source, (str, Path)):
-        return source, f"the {what}"
-    path = require_file(source, what)
-    try:
-        return json.loads(path.read_text(encoding="utf-8")), str(path)
-    except UnicodeDecodeError:
-        raise UserError(f"{what} {path} is not UTF-8 text", "pass a JSON file") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{what} {path} is not valid JSON ({exc.msg} at line {exc.lineno} "
-                        f"column {exc.colno})", "fix the file or pass the right one") from None
 
 
 def check_iou_type(iou_type: str) -> None:
@@ -217,7 +204,7 @@ def _check_ground_truth_mask(segm: Any, image: Mapping[str, Any], where: str) ->
     """Polygons (lists of x, y numbers) or RLE of the image's size, as COCOeval reads them."""
     h, w = _image_size(image, where)
     if isinstance(segm, dict):
-        _check_rle(segm, h, w, where)
+        check_rle(segm, h, w, where)
         return
     if (not isinstance(segm, list) or not segm
             or not all(isinstance(p, list) and len(p) % 2 == 0 and len(p) >= 4
@@ -225,23 +212,6 @@ def _check_ground_truth_mask(segm: Any, image: Mapping[str, Any], where: str) ->
         raise UserError(f"{where} has a segmentation that is neither polygons nor RLE: "
                         f"{_short(segm)}", "write polygons as [[x1, y1, x2, y2, ...]] or RLE "
                         "as {\"size\": [h, w], \"counts\": ...}")
-
-
-def _check_rle(rle: Mapping[str, Any], h: int, w: int, where: str) -> None:
-    size, counts = rle.get("size"), rle.get("counts")
-    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) for v in size)):
-        raise UserError(f"{where} has an RLE segmentation without a [height, width] size",
-                        "write RLE as {\"size\": [h, w], \"counts\": ...}")
-    if list(size) != [h, w]:
-        raise UserError(f"{where} has a {size[0]}x{size[1]} RLE mask on a {h}x{w} image",
-                        "encode masks at the image's size")
-    if isinstance(counts, list):
-        if not all(isinstance(v, int) and v >= 0 for v in counts) or sum(counts) != h * w:
-            raise UserError(f"{where} has uncompressed RLE counts that do not cover the "
-                            f"{h}x{w} image", "counts must be run lengths summing to h*w")
-    elif not isinstance(counts, str) or not counts:
-        raise UserError(f"{where} has RLE counts that are neither a string nor a list",
-                        "write counts as pycocotools' string or a list of run lengths")
 
 
 def check_results(source: str | Path | Sequence[Any], gt: GroundTruth, iou_type: str
@@ -294,7 +264,7 @@ def result_rle(segm: Any, image: Mapping[str, Any], where: str) -> dict[str, Any
 
     h, w = _image_size(image, where)
     if isinstance(segm, dict):
-        _check_rle(segm, h, w, where)
+        check_rle(segm, h, w, where)
         if isinstance(segm["counts"], str):
             return {"size": [h, w], "counts": segm["counts"]}
         rle = mask_utils.frPyObjects(segm, h, w)
