@@ -63,7 +63,7 @@ def match_detections(gt_boxes: Any, gt_labels: Sequence[int], det_boxes: Any,
     which are dropped. Filter detections by score before calling.
     """
     import torch
-    from torchvision.ops import box_area, box_iou
+    from torchvision.ops import box_iou
 
     gt = torch.as_tensor(np.asarray(gt_boxes, np.float64).reshape(-1, 4))
     det = torch.as_tensor(np.asarray(det_boxes, np.float64).reshape(-1, 4))
@@ -83,13 +83,21 @@ def match_detections(gt_boxes: Any, gt_labels: Sequence[int], det_boxes: Any,
     pairs += [(int(gt_labels[i]), None) for i in np.flatnonzero(gt_free)]
     unmatched = np.flatnonzero(det_free)
     if ignore_boxes is not None and len(unmatched):
-        ignore = torch.as_tensor(np.asarray(ignore_boxes, np.float64).reshape(-1, 4))
+        ignore = np.asarray(ignore_boxes, np.float64).reshape(-1, 4)
         if len(ignore):
-            d = det[unmatched]
-            lt = torch.maximum(d[:, None, :2], ignore[None, :, :2])
-            rb = torch.minimum(d[:, None, 2:], ignore[None, :, 2:])
-            inter = (rb - lt).clamp(min=0).prod(2)
-            inside = inter / box_area(d).clamp(min=1e-9)[:, None]
-            unmatched = unmatched[~(inside >= iou_threshold).any(1).numpy()]
+            inside = fraction_inside(det[unmatched].numpy(), ignore)
+            unmatched = unmatched[~(inside >= iou_threshold).any(1)]
     pairs += [(None, int(det_labels[j])) for j in unmatched]
     return pairs
+
+
+def fraction_inside(boxes: Any, regions: Any) -> np.ndarray:
+    """(N, M) fraction of each box's area inside each region (x1, y1, x2, y2 boxes): how an
+    ignore region (crowd, KITTI DontCare) is tested against a detection."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    r = np.asarray(regions, np.float64).reshape(-1, 4)
+    lt = np.maximum(b[:, None, :2], r[None, :, :2])
+    rb = np.minimum(b[:, None, 2:], r[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(2)
+    area = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(1)
+    return inter / np.maximum(area, 1e-9)[:, None]
