@@ -66,7 +66,11 @@ BACKBONES: dict[str, Backbone] = {
     "resnet18": _resnet(_tv("resnet18")),
     "resnet34": _resnet(_tv("resnet34")),
     "resnet50": _resnet(_tv("resnet50")),
-    "vgg16": Backbone(_tv("vgg16"), "classifier.6", _ranges("features", 0, 5, 10, 17, 24, 31)),
+    # Stride 16 is TLT's DetectNet_v2 VGG: all five conv blocks, the last max-pool left out.
+    "vgg16": Backbone(_tv("vgg16"), "classifier.6", _ranges("features", 0, 5, 10, 17, 24, 31),
+                      {16: (("features", 30),)}),
+    "vgg16_bn": Backbone(_tv("vgg16_bn"), "classifier.6",
+                         _ranges("features", 0, 7, 14, 24, 34, 44), {16: (("features", 43),)}),
     "vgg19": Backbone(_tv("vgg19"), "classifier.6", _ranges("features", 0, 5, 10, 19, 28, 37)),
     # Stride 8 is OpenPose's VGG-19 front end (BodyPoseNet's): conv1_1 .. conv4_2 with BN.
     "vgg19_bn": Backbone(_tv("vgg19_bn"), "classifier.6",
