@@ -26,9 +26,14 @@ SpecT = TypeVar("SpecT", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Base for every spec section: unknown keys are rejected, assignments are validated."""
+    """Base for every spec section: unknown keys are rejected, assignments are validated.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    A field whose YAML key cannot be a Python attribute (DetectNet_v2's ``model_config``, a
+    name pydantic reserves) declares it as its ``alias``: specs are read and written with it.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=(),
+                              serialize_by_alias=True)
 
 
 class DuplicateKeyError(yaml.YAMLError):
@@ -110,16 +115,20 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[s
     return data
 
 
+def _keys(model: Any) -> dict[str, Any]:
+    """A model's fields by their spec key (the alias where one is set)."""
+    fields = getattr(model, "model_fields", None) or {}
+    return {f.alias or name: f for name, f in fields.items()}
+
+
 def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Valid field names of the (nested) model that ``loc`` points into."""
-    return list(getattr(_model_at(model, loc[:-1]), "model_fields", {}) or [])
+    """Valid keys of the (nested) model that ``loc`` points into."""
+    return list(_keys(_model_at(model, loc[:-1])))
 
 
 def _field_at(model: type[BaseModel], loc: tuple) -> Any:
     """The pydantic FieldInfo that ``loc`` names, or None."""
-    owner = _model_at(model, loc[:-1])
-    fields = getattr(owner, "model_fields", None) or {}
-    return fields.get(loc[-1]) if loc else None
+    return _keys(_model_at(model, loc[:-1])).get(loc[-1]) if loc else None
 
 
 def _model_at(model: type[BaseModel], loc: tuple) -> Any:
@@ -127,10 +136,10 @@ def _model_at(model: type[BaseModel], loc: tuple) -> Any:
     for part in loc:
         if isinstance(part, int):
             continue
-        fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
+        field = _keys(current).get(part)
+        if field is None:
             return None
-        current = _model_of(fields[part].annotation)
+        current = _model_of(field.annotation)
         if current is None:
             return None
     return current
@@ -192,6 +201,9 @@ def describe_validation_error(exc: ValidationError, model: type[BaseModel], sour
         return f"{source}: required key {dotted!r} is missing (add it to the spec)"
     given = err.get("input")
     given_txt = f" (got {given!r})" if not isinstance(given, dict | list) else ""
+    if err["type"] == "value_error":  # a validator's own words, without pydantic's prefix
+        message = str(err.get("ctx", {}).get("error", err["msg"]))
+        return f"{source}: {dotted}: {message}{given_txt}" if loc else f"{source}: {message}"
     return f"{source}: {dotted}: {err['msg']}{given_txt}"
 
 

@@ -92,7 +92,7 @@ def _resolve(model: M, loc: tuple[str, ...], base: Path, source: str,
     update: dict[str, Any] = {}
     for name, field in type(model).model_fields.items():
         value = getattr(model, name)
-        here = (*loc, name)
+        here = (*loc, field.alias or name)  # as the spec and --set spell it
         marker = _path_field(field.annotation, field.metadata)
         if marker is not None and isinstance(value, str) and value:
             if marker.refs and _SCHEME.match(value):
