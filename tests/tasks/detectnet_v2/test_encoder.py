@@ -195,6 +195,23 @@ def test_ignore_regions_zero_the_loss_mask_except_under_objects() -> None:
     assert int((t.mask[0] == 0).sum()) == 12 + 16
 
 
+def test_ground_truth_objects_encode_with_their_ignore_regions() -> None:
+    from graft.metrics.detection import GroundTruth
+
+    enc = TargetEncoder([DEFAULT, DEFAULT], (64, 128))
+    truth = GroundTruth.of([[16, 16, 48, 48], [96, 32, 128, 48]], [0, 1], ignored=[False, True],
+                           regions=[[64, 0, 72, 16]])
+    t = enc.encode_truths([truth])
+    expected = enc([torch.tensor([[16.0, 16, 48, 48]])], [torch.tensor([0])],
+                   ignore=[torch.tensor([[96.0, 32, 128, 48], [64, 0, 72, 16]])],
+                   ignore_labels=[torch.tensor([1, -1])])
+    for ours, theirs in zip((t.cov, t.bbox, t.cov_norm, t.mask),
+                            (expected.cov, expected.bbox, expected.cov_norm, expected.mask),
+                            strict=True):
+        torch.testing.assert_close(ours, theirs)
+    assert t.cov[0, 1].sum() == 0 and int((t.mask == 0).sum()) == 4
+
+
 def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="multiple of 16"):
         TargetEncoder([DEFAULT], (60, 64))

@@ -5,6 +5,7 @@ API::
     enc = TargetEncoder(classes=[RasterClass()] * C, input_size=(384, 1248))
     targets = enc([boxes_0, boxes_1], [labels_0, labels_1],
                   ignore=[dontcare_0, dontcare_1], ignore_labels=[None, None])
+    targets = enc.encode_truths([truth_0, truth_1])   # graft.metrics.detection.GroundTruth
     targets.cov       # (B, C, h, w)     soft coverage in [0, 1]
     targets.bbox      # (B, C, 4, h, w)  L, T, R, B distances / scale
     targets.cov_norm  # (B, C, h, w)     box-loss weight: coverage / ellipse area
@@ -57,6 +58,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
+    from graft.metrics.detection import GroundTruth
     from graft.tasks.detectnet_v2.sections import BboxObjective, RasterClass
 
 STRIDE = 16
@@ -248,6 +250,21 @@ class TargetEncoder:
         if ignore is not None:
             self._mask(out, ignore, ignore_labels)
         return out
+
+    def encode_truths(self, truths: Sequence[GroundTruth]) -> Targets:
+        """Targets of a batch of :class:`graft.metrics.detection.GroundTruth`: the counted
+        objects are drawn; ignored objects (crowds, filtered boxes) become ignore regions of
+        their class and DontCare ``regions`` ignore regions of every class."""
+        f32, i64 = torch.float32, torch.int64
+        ignore, ignore_labels = [], []
+        for t in truths:
+            ignore.append(torch.cat([torch.as_tensor(t.boxes[t.ignored], dtype=f32),
+                                     torch.as_tensor(t.regions, dtype=f32)]).reshape(-1, 4))
+            ignore_labels.append(torch.cat([torch.as_tensor(t.labels[t.ignored], dtype=i64),
+                                            torch.full((len(t.regions),), -1, dtype=i64)]))
+        return self([torch.as_tensor(t.boxes[~t.ignored], dtype=f32) for t in truths],
+                    [torch.as_tensor(t.labels[~t.ignored], dtype=i64) for t in truths],
+                    ignore=ignore, ignore_labels=ignore_labels)
 
     def _flatten(self, boxes, labels):
         c = self.num_classes
