@@ -1,10 +1,13 @@
+from __future__ import annotations
+
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import Field, model_validator
 
 from graft.errors import UserError
-from graft.spec import apply_overrides, load_spec
+from graft.spec import SpecPath, StrictModel, apply_overrides, dump_spec, load_spec
 from graft.tasks.classification.spec import ClassificationSpec
 
 
@@ -116,3 +119,46 @@ def test_a_file_typo_still_blames_the_file_when_overrides_are_given(tmp_path, sp
     path = write(tmp_path, data)
     with pytest.raises(UserError, match=rf"^{path}: unknown key 'trainer.epocs'"):
         load_spec(path, ClassificationSpec, ["trainer.epochs=2"])
+
+
+class _Inner(StrictModel):
+    arch: str = "resnet18"
+    weights: SpecPath | None = None
+
+
+class _Aliased(StrictModel):
+    """A section whose YAML key pydantic reserves, as DetectNet_v2's ``model_config``."""
+
+    model: _Inner = Field(default_factory=_Inner, alias="model_config")
+    epochs: int = 1
+
+    @model_validator(mode="after")
+    def _check(self) -> _Aliased:
+        if self.epochs > 5:
+            raise ValueError("epochs above 5 need model_config.arch resnet50")
+        return self
+
+
+def test_an_aliased_section_is_read_written_and_suggested_by_its_key(tmp_path, monkeypatch):
+    spec = load_spec(write(tmp_path, {"model_config": {"arch": "vgg16", "weights": "w.pth"}}),
+                     _Aliased)
+    assert spec.model.arch == "vgg16" and spec.model.weights == str(tmp_path / "w.pth")
+    assert yaml.safe_load(dump_spec(spec))["model_config"]["arch"] == "vgg16"
+    with pytest.raises(UserError, match=r"unknown key 'modle_config' \(did you mean "
+                       r"'model_config'\?\)"):
+        load_spec(write(tmp_path, {"modle_config": {}}), _Aliased)
+    with pytest.raises(UserError, match=r"unknown key 'model_config.arc' \(did you mean "
+                       r"'model_config.arch'\?\)"):
+        load_spec(write(tmp_path, {"model_config": {"arc": "x"}}), _Aliased)
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # a path given with --set is relative to the working directory
+    spec = load_spec(write(tmp_path, {}), _Aliased, ["model_config.weights=w.pth"])
+    assert spec.model.weights == str(elsewhere / "w.pth")
+
+
+def test_a_validators_message_reads_without_pydantics_prefix(tmp_path):
+    with pytest.raises(UserError) as info:
+        load_spec(write(tmp_path, {"epochs": 6}), _Aliased)
+    assert str(info.value) == (f"{tmp_path / 's.yaml'}: epochs above 5 need model_config.arch "
+                               "resnet50")
