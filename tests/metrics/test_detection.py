@@ -129,13 +129,21 @@ def test_images_and_classes_are_kept_apart() -> None:
         evaluate_detections(truths, dets[:1], ["car"])
 
 
-def test_results_for_reports() -> None:
+def test_results_for_reports(tmp_path) -> None:
+    from graft.metrics.plots import plot_pr_curves
+    from graft.metrics.tables import write_csv
+
     truths = [GroundTruth.of([BOX], [0])]
     result = evaluate_detections(truths, [Detections.of([BOX], [0], [0.9])], ["car", "bus"])
     assert list(result.pr_curves()) == ["car AP 1.000"]
     data = result.to_json()
     assert data["mAP"] == 1.0 and data["per_class"][0]["false_positives"] == 0
     assert data["per_class"][1]["AP"] == -1.0
+    png = plot_pr_curves(tmp_path / "pr.png", {"IoU per class": result.pr_curves()})
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    rows = result.class_rows()
+    text = write_csv(tmp_path / "ap.csv", list(rows[0]), rows).read_text()
+    assert text.splitlines()[1].startswith("car,1.000000,1,1,1,0,0,1.000000")
 
 
 def test_confusion_pairs_feed_the_detection_confusion_matrix() -> None:

@@ -22,7 +22,7 @@ Per image and class (``ClusteringConfig`` of the class; TLT's algorithm):
    A cluster's box is the coverage-weighted mean of its cells' boxes; its confidence is the
    sum of their coverage (TLT's; grows with the object's size).
 3. ``nms``: greedy NMS (torchvision) at ``nms_iou_threshold`` over the kept cells, confidence
-   = the cell's coverage; cells below ``nms_confidence_threshold`` are dropped.
+   = the cell's coverage; cells not above ``nms_confidence_threshold`` are dropped.
 4. ``hybrid``: DBSCAN as in 2 (with its thresholds), then NMS as in 3 over the cells of the
    surviving clusters (TLT allows it only at inference; here it works everywhere).
 5. Detections with height <= ``minimum_bounding_box_height`` are dropped in every mode (TLT's
@@ -167,7 +167,7 @@ class DetectionDecoder:
 
     def _nms(self, boxes: np.ndarray, cov: np.ndarray, cfg: ClusteringConfig):
         kept = _nms(boxes, cov, cfg.nms_iou_threshold)
-        kept = kept[cov[kept] >= cfg.nms_confidence_threshold]
+        kept = kept[cov[kept] > cfg.nms_confidence_threshold]
         return boxes[kept], cov[kept], cov[kept]
 
 

@@ -109,7 +109,7 @@ class ClusteringConfig(StrictModel):
     nms_iou_threshold: float = Field(0.2, ge=0.0, le=1.0, description="nms/hybrid: IoU above "
                                      "which the lower-coverage cell is suppressed")
     nms_confidence_threshold: float = Field(0.01, ge=0.0, le=1.0, description="nms/hybrid: "
-                                            "cells kept by NMS need at least this coverage")
+                                            "cells kept by NMS need more coverage than this")
 
     @property
     def min_samples(self) -> int:
