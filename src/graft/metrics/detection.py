@@ -179,14 +179,15 @@ class DetectionEvaluation:
                 "per_class": self.class_rows()}
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of x1, y1, x2, y2 boxes, continuous coordinates."""
+def iou_matrix(a: np.ndarray, b: np.ndarray, epsilon: float = 0.0) -> np.ndarray:
+    """(len(a), len(b)) IoU of x1, y1, x2, y2 boxes, continuous coordinates; ``epsilon`` is
+    added to the union (TLT's clustering uses 1e-5); 0 where the union is 0."""
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = np.clip(rb - lt, 0, None).prod(2)
     area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(1)
     area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(1)
-    union = area_a[:, None] + area_b[None, :] - inter
+    union = area_a[:, None] + area_b[None, :] - inter + epsilon
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 

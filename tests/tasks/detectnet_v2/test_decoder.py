@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from graft.tasks.detectnet_v2.decoder import DetectionDecoder, pairwise_iou
+from graft.metrics.detection import iou_matrix
+from graft.tasks.detectnet_v2.decoder import DetectionDecoder
 from graft.tasks.detectnet_v2.encoder import TargetEncoder, anchors
 from graft.tasks.detectnet_v2.sections import ClusteringConfig, RasterClass
 
@@ -56,7 +57,7 @@ def test_dbscan_needs_a_unit_of_coverage_and_averages_by_coverage() -> None:
 
 
 def test_dbscan_eps_separates_boxes_by_iou() -> None:
-    assert 1 - pairwise_iou(np.array([B1, B2]))[0, 1] == pytest.approx(1 - 1520 / 1680, abs=1e-6)
+    assert iou_matrix(np.array([B1]), np.array([B2]))[0, 0] == pytest.approx(1520 / 1680)
     cells = {(0, 0, 5): (B1, 0.9), (0, 1, 5): (B2, 0.9)}
     together = DetectionDecoder([ClusteringConfig(dbscan_eps=0.1)], SIZE)(*_maps(cells))[0]
     apart = DetectionDecoder([ClusteringConfig(dbscan_eps=0.09)], SIZE)(*_maps(cells))[0]

@@ -45,23 +45,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from graft.metrics.detection import Detections
+from graft.metrics.detection import Detections, iou_matrix
 from graft.tasks.detectnet_v2.encoder import coverage_mass, decode_boxes
 
 if TYPE_CHECKING:
     from graft.tasks.detectnet_v2.sections import BboxObjective, ClusteringConfig, RasterClass
 
 IOU_EPSILON = 1e-5  # TLT's regularizer of the clustering IoU
-
-
-def pairwise_iou(boxes: np.ndarray) -> np.ndarray:
-    """(N, N) IoU of x1, y1, x2, y2 boxes with TLT's epsilon (1e-5) in the union."""
-    x1, y1, x2, y2 = boxes.T
-    w = np.clip(np.minimum(x2[:, None], x2) - np.maximum(x1[:, None], x1), 0, None)
-    h = np.clip(np.minimum(y2[:, None], y2) - np.maximum(y1[:, None], y1), 0, None)
-    inter = w * h
-    area = (x2 - x1) * (y2 - y1)
-    return inter / (area[:, None] + area - inter + IOU_EPSILON)
 
 
 def dbscan_labels(boxes: np.ndarray, weights: np.ndarray, eps: float, min_samples: int
@@ -71,7 +61,7 @@ def dbscan_labels(boxes: np.ndarray, weights: np.ndarray, eps: float, min_sample
 
     if len(boxes) == 0:
         return np.zeros(0, dtype=np.int64)
-    distance = 1.0 - pairwise_iou(boxes)
+    distance = 1.0 - iou_matrix(boxes, boxes, IOU_EPSILON)
     np.clip(distance, 0.0, None, out=distance)
     return DBSCAN(eps=eps, min_samples=min_samples, metric="precomputed").fit_predict(
         distance, sample_weight=weights)
