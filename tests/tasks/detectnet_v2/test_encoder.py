@@ -228,3 +228,27 @@ def test_coverage_mass_is_the_ellipse_area_in_cells() -> None:
     mass = coverage_mass(torch.tensor([[0.0, 0.0, 128.0, 64.0], [16, 16, 48, 48]]),
                          torch.tensor([0, 0]), [DEFAULT])
     torch.testing.assert_close(mass, torch.tensor([2 * math.pi, math.pi]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_targets_and_cost_on_cuda_equal_the_cpu_ones() -> None:
+    from graft.tasks.detectnet_v2.loss import DetectNetCost
+
+    rng = np.random.default_rng(7)
+    scenes = [_scene(rng, n, (96, 160)) for n in (6, 3)]
+    boxes = [torch.tensor(b, dtype=torch.float32).reshape(-1, 4) for b, _ in scenes]
+    labels = [torch.tensor(lab, dtype=torch.int64) for _, lab in scenes]
+    ignore = [torch.tensor([[0.0, 0.0, 40.0, 40.0]]), None]
+    enc = TargetEncoder([DEFAULT, DEFAULT], (96, 160))
+    cpu = enc(boxes, labels, ignore=ignore)
+    gpu = enc([b.cuda() for b in boxes], [lab.cuda() for lab in labels],
+              ignore=[r.cuda() if r is not None else None for r in ignore])
+    for ours, theirs in zip((gpu.cov, gpu.bbox, gpu.cov_norm, gpu.mask),
+                            (cpu.cov, cpu.bbox, cpu.cov_norm, cpu.mask), strict=True):
+        assert ours.is_cuda
+        torch.testing.assert_close(ours.cpu(), theirs)
+    cost = DetectNetCost([1.0, 1.0], [0.05, 0.05], [[1.0, 10.0]] * 2)
+    pred = torch.rand(2, 2, 6, 10), torch.randn(2, 8, 6, 10)
+    expected = cost(*pred, cpu).total
+    got = cost.cuda()(pred[0].cuda(), pred[1].cuda(), gpu).total
+    torch.testing.assert_close(got.cpu(), expected, rtol=1e-5, atol=1e-6)
