@@ -59,6 +59,8 @@ def test_defaults_are_tlts_kitti_values(tmp_path: Path) -> None:
     rules = spec.class_rules()
     assert rules["car"].iou == 0.5 and rules["car"].min_height == 0
     assert spec.dataset_config.data_sources[0].format == "kitti"
+    class_map = spec.dataset_config.class_map()
+    assert (class_map.target("VAN"), class_map.target("Misc")) == ("car", "dontcare")
     assert Path(spec.dataset_config.data_sources[0].image_directory_path) == tmp_path / "images"
 
 
@@ -159,3 +161,22 @@ def test_validation_epochs_always_end_with_the_last() -> None:
     assert EvaluationConfig().validation_epochs(5) == [5]
     assert EvaluationConfig(first_validation_epoch=110).validation_epochs(120) == [110, 120]
     assert EvaluationConfig(validation_period_during_training=1).validation_epochs(3) == [1, 2, 3]
+
+
+def test_every_field_is_documented() -> None:
+    from graft.spec import _model_of
+
+    missing, todo, seen = [], [(DetectNetSpec, "")], set()
+    while todo:
+        model, path = todo.pop()
+        if model in seen or not model.__module__.startswith("graft.tasks.detectnet_v2"):
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            key = f"{path}.{field.alias or name}".lstrip(".")
+            if not field.description:
+                missing.append(key)
+            sub = _model_of(field.annotation)
+            if sub is not None:
+                todo.append((sub, key))
+    assert not missing

@@ -79,8 +79,9 @@ class CovObjective(StrictModel):
 
 
 class ObjectiveSet(StrictModel):
-    bbox: BboxObjective = Field(default_factory=BboxObjective)
-    cov: CovObjective = Field(default_factory=CovObjective)
+    bbox: BboxObjective = Field(default_factory=BboxObjective, description="box encoding")
+    cov: CovObjective = Field(default_factory=CovObjective, description="coverage (no "
+                              "parameters)")
 
 
 class ClusteringConfig(StrictModel):
@@ -118,7 +119,8 @@ class ClusteringConfig(StrictModel):
 
 
 class PostprocessingClass(StrictModel):
-    clustering_config: ClusteringConfig = Field(default_factory=ClusteringConfig)
+    clustering_config: ClusteringConfig = Field(default_factory=ClusteringConfig,
+                                                description="the class's clustering")
 
 
 class PostprocessingConfig(StrictModel):
@@ -129,7 +131,7 @@ class PostprocessingConfig(StrictModel):
 
 
 class Objective(StrictModel):
-    name: Literal["cov", "bbox"]
+    name: Literal["cov", "bbox"] = Field(description="cov (coverage BCE) or bbox (box L1)")
     initial_weight: float = Field(ge=0.0, description="normalized over the class's objectives "
                                   "(cov 1, bbox 10 in every NVIDIA spec)")
     weight_target: float = Field(ge=0.0, description="autoweighting aims each objective's share "
@@ -144,7 +146,7 @@ def _default_objectives() -> list[Objective]:
 class CostTargetClass(StrictModel):
     """One class of ``cost_function_config.target_classes``."""
 
-    name: str
+    name: str = Field(description="a target class")
     class_weight: float = Field(1.0, gt=0.0, description="normalized over the classes (1.0)")
     coverage_foreground_weight: float = Field(
         0.05, gt=0.0, lt=1.0, description="BCE weight of cells whose coverage target is above "
@@ -172,8 +174,10 @@ class CostFunctionConfig(StrictModel):
     enable_autoweighting: bool = Field(True, description="after each epoch, reweight each "
                                        "class's objectives towards their weight_target shares "
                                        "(True in every NVIDIA spec)")
-    max_objective_weight: float = Field(0.9999, gt=0.0, le=1.0)
-    min_objective_weight: float = Field(1e-4, ge=0.0, lt=1.0)
+    max_objective_weight: float = Field(0.9999, gt=0.0, le=1.0, description="autoweighting "
+                                        "clamps each weight to at most this (0.9999)")
+    min_objective_weight: float = Field(1e-4, ge=0.0, lt=1.0, description="... and to at "
+                                        "least this (1e-4)")
 
     @model_validator(mode="after")
     def _order(self) -> CostFunctionConfig:
@@ -186,9 +190,9 @@ class EvaluationBox(StrictModel):
     """Which ground truth of a class counts (input pixels); the rest is an ignore region."""
 
     minimum_height: float = Field(0.0, ge=0.0, description="KITTI spec: car 40, pedestrian 25")
-    maximum_height: float = Field(9999.0, gt=0.0)
+    maximum_height: float = Field(9999.0, gt=0.0, description="9999 in NVIDIA's specs")
     minimum_width: float = Field(0.0, ge=0.0, description="KITTI spec: car 20, pedestrian 10")
-    maximum_width: float = Field(9999.0, gt=0.0)
+    maximum_width: float = Field(9999.0, gt=0.0, description="9999 in NVIDIA's specs")
 
     @model_validator(mode="after")
     def _order(self) -> EvaluationBox:

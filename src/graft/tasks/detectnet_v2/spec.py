@@ -87,7 +87,8 @@ class ValidationSplit(StrictModel):
 class DatasetConfig(StrictModel):
     """``dataset_config``: where the data is, its classes and the validation data."""
 
-    data_sources: list[DataSource] = Field(min_length=1)
+    data_sources: list[DataSource] = Field(min_length=1, description="one or more image "
+                                           "folders with KITTI labels or a COCO json")
     target_class_mapping: dict[str, str] = Field(
         min_length=1, description="source class (any case) -> target class; a target "
         "'dontcare' keeps the source as an ignore region; a source class not listed is an "
@@ -115,6 +116,12 @@ class DatasetConfig(StrictModel):
             raise ValueError("dataset_config has both validation_split and "
                              "validation_data_source; keep one")
         return self
+
+    def class_map(self) -> Any:
+        """The :class:`graft.data.kitti.ClassMap` that reads labels with this mapping."""
+        from graft.data.kitti import ClassMap
+
+        return ClassMap(self.target_class_mapping, ignore=self.ignore_classes)
 
     @property
     def class_names(self) -> list[str]:
@@ -150,7 +157,7 @@ class SpatialAugmentation(StrictModel):
     hflip_probability: float = Field(0.5, ge=0.0, le=1.0, description="0.5 KITTI")
     vflip_probability: float = Field(0.0, ge=0.0, le=1.0, description="0.3 EgoHands")
     zoom_min: float = Field(1.0, gt=0.0, description="scale range; 1, 1 keeps the size")
-    zoom_max: float = Field(1.0, gt=0.0)
+    zoom_max: float = Field(1.0, gt=0.0, description="upper end of the scale range")
     translate_max_x: float = Field(8.0, ge=0.0, description="pixels (8 KITTI)")
     translate_max_y: float = Field(8.0, ge=0.0, description="pixels (8 KITTI)")
     rotate_rad_max: float = Field(0.0, ge=0.0, description="radians either way")
@@ -176,9 +183,12 @@ class ColorAugmentation(StrictModel):
 class AugmentationConfig(StrictModel):
     """``augmentation_config``: input size and training augmentation."""
 
-    preprocessing: Preprocessing = Field(default_factory=Preprocessing)
-    spatial_augmentation: SpatialAugmentation = Field(default_factory=SpatialAugmentation)
-    color_augmentation: ColorAugmentation = Field(default_factory=ColorAugmentation)
+    preprocessing: Preprocessing = Field(default_factory=Preprocessing,
+                                         description="input size and box size limits")
+    spatial_augmentation: SpatialAugmentation = Field(default_factory=SpatialAugmentation,
+                                                      description="flips, zoom, shift, rotation")
+    color_augmentation: ColorAugmentation = Field(default_factory=ColorAugmentation,
+                                                  description="hue, saturation, contrast")
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -205,7 +215,8 @@ class ModelConfig(StrictModel):
     all_projections: bool = Field(False, description="resnets: 1x1 projection shortcuts in "
                                   "every block (TLT's KITTI spec: true; torchvision's ImageNet "
                                   "weights have none, so graft's default is false)")
-    objective_set: ObjectiveSet = Field(default_factory=ObjectiveSet)
+    objective_set: ObjectiveSet = Field(default_factory=ObjectiveSet,
+                                        description="the box encoding (scale 35, offset 0.5)")
 
     @model_validator(mode="before")
     @classmethod
@@ -277,14 +288,21 @@ class DetectNetSpec(StrictModel):
     """``graft detectnet_v2 train/evaluate/inference -e SPEC``."""
 
     random_seed: int = Field(42, description="seeds weights, data order and augmentation")
-    dataset_config: DatasetConfig
-    augmentation_config: AugmentationConfig = Field(default_factory=AugmentationConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig, alias="model_config")
-    bbox_rasterizer_config: BboxRasterizerConfig = Field(default_factory=BboxRasterizerConfig)
-    postprocessing_config: PostprocessingConfig = Field(default_factory=PostprocessingConfig)
-    cost_function_config: CostFunctionConfig = Field(default_factory=CostFunctionConfig)
-    training_config: TrainingConfig = Field(default_factory=TrainingConfig)
-    evaluation_config: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    dataset_config: DatasetConfig = Field(description="data, classes, validation data")
+    augmentation_config: AugmentationConfig = Field(default_factory=AugmentationConfig,
+                                                    description="input size, augmentation")
+    model: ModelConfig = Field(default_factory=ModelConfig, alias="model_config",
+                               description="the network")
+    bbox_rasterizer_config: BboxRasterizerConfig = Field(
+        default_factory=BboxRasterizerConfig, description="per class coverage targets")
+    postprocessing_config: PostprocessingConfig = Field(
+        default_factory=PostprocessingConfig, description="per class clustering")
+    cost_function_config: CostFunctionConfig = Field(
+        default_factory=CostFunctionConfig, description="per class cost weights")
+    training_config: TrainingConfig = Field(default_factory=TrainingConfig,
+                                            description="optimization and the training loop")
+    evaluation_config: EvaluationConfig = Field(default_factory=EvaluationConfig,
+                                                description="validation and scoring")
 
     @model_validator(mode="after")
     def _consistent(self) -> DetectNetSpec:
