@@ -57,11 +57,12 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from graft.tasks.detectnet_v2.data_spec import STRIDE
+
 if TYPE_CHECKING:
     from graft.metrics.detection import GroundTruth
     from graft.tasks.detectnet_v2.sections import BboxObjective, RasterClass
 
-STRIDE = 16
 SAMPLES = 4  # supersampling per cell side (TLT's)
 MIN_SEMI_AXIS = 0.1  # output cells; TLT's guard against zero-sized boxes
 _BLOCK = 8_000_000  # supersampled points per chunk of boxes

@@ -47,8 +47,8 @@ from torch import nn
 
 from graft.errors import UserError
 from graft.nn.backbones import BACKBONES, check_arch, feature_trunk
+from graft.tasks.detectnet_v2.data_spec import STRIDE
 
-STRIDE = 16
 INPUT_NAME = "input_1"
 OUTPUT_NAMES = ("output_cov/Sigmoid", "output_bbox/BiasAdd")
 _TLT_ARCHS = ("resnet10", "resnet18", "resnet34", "resnet50", "vgg16", "mobilenet_v2",
