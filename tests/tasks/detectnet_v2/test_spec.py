@@ -180,3 +180,20 @@ def test_every_field_is_documented() -> None:
             if sub is not None:
                 todo.append((sub, key))
     assert not missing
+
+
+def test_the_core_modules_build_from_the_spec(tmp_path: Path) -> None:
+    from graft.tasks.detectnet_v2.decoder import DetectionDecoder
+    from graft.tasks.detectnet_v2.encoder import TargetEncoder
+    from graft.tasks.detectnet_v2.loss import DetectNetCost
+
+    spec = _load(tmp_path, {
+        "augmentation_config": {"preprocessing": {"output_image_width": 320,
+                                                  "output_image_height": 96}},
+        "bbox_rasterizer_config": {"deadzone_radius": 0.4},
+        "model_config": {"objective_set": {"bbox": {"scale": 20.0}}}})
+    encoder, decoder = TargetEncoder.from_spec(spec), DetectionDecoder.from_spec(spec)
+    assert (encoder.grid, encoder.deadzone, encoder.scale) == ((6, 20), 0.4, 20.0)
+    assert (decoder.num_classes, decoder.input_size, decoder.scale) == (2, (96, 320), 20.0)
+    cost = DetectNetCost.from_config(spec.cost_function_config, spec.cost_classes())
+    assert cost.num_classes == 2 and cost.autoweighting

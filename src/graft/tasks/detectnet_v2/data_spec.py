@@ -25,7 +25,8 @@ class DataSource(StrictModel):
                                                   "image, same relative path")
     annotation_file: SpecPath | None = Field(None, description="COCO: instances json (crowd "
                                              "boxes become ignore regions)")
-    source_weight: float = Field(1.0, gt=0.0, description="loss weight of this source's images")
+    source_weight: float = Field(1.0, gt=0.0, description="loss weight of this source's "
+                                 "images (multiplies their loss mask)")
 
     @model_validator(mode="after")
     def _one_format(self) -> DataSource:

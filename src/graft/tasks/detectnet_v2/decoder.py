@@ -4,6 +4,7 @@ API::
 
     decode = DetectionDecoder(clustering=[ClusteringConfig()] * C, input_size=(384, 1248),
                               rasterizer=[RasterClass()] * C)      # for the normalized score
+    decode = DetectionDecoder.from_spec(spec)                       # the same from a spec
     dets = decode(cov, bbox)   # cov (B, C, h, w) probabilities, bbox (B, 4C, h, w) raw
     dets[0].boxes, dets[0].labels, dets[0].scores, dets[0].confidences
 
@@ -50,6 +51,7 @@ from graft.tasks.detectnet_v2.encoder import coverage_mass, decode_boxes
 
 if TYPE_CHECKING:
     from graft.tasks.detectnet_v2.sections import BboxObjective, ClusteringConfig, RasterClass
+    from graft.tasks.detectnet_v2.spec import DetectNetSpec
 
 IOU_EPSILON = 1e-5  # TLT's regularizer of the clustering IoU
 
@@ -102,6 +104,14 @@ class DetectionDecoder:
         self.deadzone = deadzone_radius
         self.scale = objective.scale if objective is not None else 35.0
         self.offset = objective.offset if objective is not None else 0.5
+
+    @classmethod
+    def from_spec(cls, spec: DetectNetSpec) -> DetectionDecoder:
+        """The decoder a :class:`~graft.tasks.detectnet_v2.spec.DetectNetSpec` describes."""
+        return cls(spec.clustering_configs(), spec.input_size,
+                   rasterizer=spec.rasterizer_classes(),
+                   deadzone_radius=spec.bbox_rasterizer_config.deadzone_radius,
+                   objective=spec.model.objective_set.bbox)
 
     @property
     def num_classes(self) -> int:

@@ -3,6 +3,7 @@
 API::
 
     enc = TargetEncoder(classes=[RasterClass()] * C, input_size=(384, 1248))
+    enc = TargetEncoder.from_spec(spec)                # the same from a DetectNetSpec
     targets = enc([boxes_0, boxes_1], [labels_0, labels_1],
                   ignore=[dontcare_0, dontcare_1], ignore_labels=[None, None])
     targets = enc.encode_truths([truth_0, truth_1])   # graft.metrics.detection.GroundTruth
@@ -62,6 +63,7 @@ from graft.tasks.detectnet_v2.data_spec import STRIDE
 if TYPE_CHECKING:
     from graft.metrics.detection import GroundTruth
     from graft.tasks.detectnet_v2.sections import BboxObjective, RasterClass
+    from graft.tasks.detectnet_v2.spec import DetectNetSpec
 
 SAMPLES = 4  # supersampling per cell side (TLT's)
 MIN_SEMI_AXIS = 0.1  # output cells; TLT's guard against zero-sized boxes
@@ -79,10 +81,6 @@ class Targets:
 
     def to(self, device: torch.device | str) -> Targets:
         return Targets(*(t.to(device) for t in (self.cov, self.bbox, self.cov_norm, self.mask)))
-
-    def __getitem__(self, index: int | slice) -> Targets:
-        return Targets(self.cov[index], self.bbox[index], self.cov_norm[index],
-                       self.mask[index])
 
 
 @dataclass(frozen=True)
@@ -223,6 +221,13 @@ class TargetEncoder:
         self.scale = float(objective.scale) if objective is not None else 35.0
         self.offset = float(objective.offset) if objective is not None else 0.5
         self.ignore_fraction = float(ignore_fraction)
+
+    @classmethod
+    def from_spec(cls, spec: DetectNetSpec) -> TargetEncoder:
+        """The encoder a :class:`~graft.tasks.detectnet_v2.spec.DetectNetSpec` describes."""
+        return cls(spec.rasterizer_classes(), spec.input_size,
+                   deadzone_radius=spec.bbox_rasterizer_config.deadzone_radius,
+                   objective=spec.model.objective_set.bbox)
 
     @property
     def num_classes(self) -> int:

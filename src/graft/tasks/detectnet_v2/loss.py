@@ -9,7 +9,8 @@ API::
     cost.record(out.components)                # each training step (autoweighting's sums)
     cost.update_weights()                      # at each training epoch's end
 
-Per class c (targets from :mod:`graft.tasks.detectnet_v2.encoder`, M the loss mask):
+Per class c (targets from :mod:`graft.tasks.detectnet_v2.encoder`, M the loss mask; a data
+source's ``source_weight`` is applied by multiplying its images' mask before the call):
 
 - coverage: mean over (B, h, w) of M * w_fg(t) * BCE(t, p) with
   BCE = -(t log(p + 1e-5) + (1 - t) log(1 - p + 1e-5)) and w_fg = coverage_foreground_weight
