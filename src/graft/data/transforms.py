@@ -173,19 +173,25 @@ def _like(data: torch.Tensor, boxes: tv_tensors.BoundingBoxes) -> tv_tensors.Bou
 def detection_augmentation(output_size: tuple[int, int], *, hflip: float = 0.5,
                            vflip: float = 0.0, zoom: tuple[float, float] = (1.0, 1.0),
                            translate: tuple[float, float] = (0.0, 0.0), rotate_deg: float = 0.0,
-                           hue_deg: float = 0.0, saturation: float = 0.0, contrast: float = 0.0,
+                           rotate_probability: float = 1.0, hue_deg: float = 0.0,
+                           saturation: float = 0.0, contrast: float = 0.0,
                            min_visible: float = 0.5, outside: Outside = "ignore",
                            fill: int = 0) -> v2.Compose:
     """DetectNet_v2-style augmentation to ``output_size`` (H, W): resize, flips, one random
     affine (``zoom`` range of scales, ``translate`` as fractions of the size, rotation up to
     ``rotate_deg`` either way), colour (hue up to ``hue_deg`` either way, saturation and
-    contrast factors in ``1 +- value``), then :class:`SanitizeTargets`."""
+    contrast factors in ``1 +- value``), then :class:`SanitizeTargets`. With
+    ``rotate_probability`` below 1 the rotation is a second affine applied that often."""
     ops: list[Any] = [v2.Resize(output_size, antialias=True),
                       RandomFlip(hflip, vflip)]
-    if zoom != (1.0, 1.0) or any(translate) or rotate_deg:
-        ops.append(v2.RandomAffine(degrees=rotate_deg, translate=translate or None,
-                                   scale=zoom, interpolation=v2.InterpolationMode.BILINEAR,
-                                   fill=fill))
+    rotate_always = rotate_deg if rotate_probability >= 1.0 else 0.0
+    interpolation = v2.InterpolationMode.BILINEAR
+    if zoom != (1.0, 1.0) or any(translate) or rotate_always:
+        ops.append(v2.RandomAffine(degrees=rotate_always, translate=translate or None,
+                                   scale=zoom, interpolation=interpolation, fill=fill))
+    if rotate_deg and not rotate_always and rotate_probability > 0:
+        ops.append(v2.RandomApply([v2.RandomAffine(degrees=rotate_deg, interpolation=interpolation,
+                                                   fill=fill)], p=rotate_probability))
     if hue_deg or saturation or contrast:
         ops.append(v2.ColorJitter(hue=min(hue_deg / 360, 0.5) or None,
                                   saturation=saturation or None, contrast=contrast or None))

@@ -65,6 +65,8 @@ class DatasetConfig(StrictModel):
                                                      "the data sources")
     validation_data_source: DataSource | None = Field(None, description="separate validation "
                                                       "data (instead of validation_split)")
+    num_workers: int = Field(4, ge=0, description="data loader processes (graft's; 0 reads "
+                             "in the training process)")
 
     @field_validator("target_class_mapping")
     @classmethod
