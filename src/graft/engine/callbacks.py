@@ -63,7 +63,10 @@ class JsonlMetricsLogger(Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._write(trainer, "train")
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """After the module's own ``on_validation_epoch_end`` (Lightning calls callbacks'
+        epoch-end hooks first), so a metric computed over the whole epoch there (an mAP) lands
+        in this epoch's row, not the next one's."""
         self._write(trainer, "val")
 
 
