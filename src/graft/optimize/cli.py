@@ -164,7 +164,13 @@ def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: P
         calibration=Calibration(calibration, batches, cal_cache_file, cal_method),
         allow_parity_mismatch=allow_parity_mismatch, engine_file=engine_file,
         max_batch_size=max_batch_size)
-    return export_onnx(loaded.module, manifest, output, options, task=task, console=console)
+    report = export_onnx(loaded.module, manifest, output, options, task=task, console=console)
+    hook = getattr(task, "deployment_files", None)
+    written = hook(manifest, Path(output), data_type,
+                   Path(engine_file) if engine_file else None) if hook else []
+    if written:
+        console.print(f"deployment files: {', '.join(str(p) for p in written)}")
+    return report
 
 
 def _apply_spec(task: Any, manifest: dict[str, Any], spec: Path,

@@ -96,6 +96,12 @@ class Task:
         """Extra layers appended for deployment SDKs (``export --sdk_compatible_model``)."""
         return None
 
+    def deployment_files(self, manifest: dict[str, Any], model_path: Path, data_type: str,
+                         engine_file: Path | None = None) -> list[Path]:
+        """Files a deployment SDK needs beside a finished export (e.g. a DeepStream config);
+        written by ``graft TASK export`` after the model. Default: none."""
+        return []
+
     def export_metadata(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """Task facts to record in the exported ONNX metadata besides the manifest."""
         return {}

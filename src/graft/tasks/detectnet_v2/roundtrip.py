@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from graft.metrics.detection import (
     ClassRule,
     DetectionEvaluation,
@@ -32,14 +34,30 @@ from graft.tasks.detectnet_v2.decoder import DetectionDecoder
 from graft.tasks.detectnet_v2.encoder import TargetEncoder
 
 
+def shrink_truth(truth: GroundTruth, sx: float, sy: float) -> GroundTruth:
+    """``truth`` with its boxes divided by (sx, sy): from image to network-input pixels."""
+    scale = np.array([sx, sy, sx, sy])
+    return GroundTruth(truth.boxes / scale, truth.labels, truth.ignored, truth.regions / scale)
+
+
 def round_trip(encoder: TargetEncoder, decoder: DetectionDecoder, truths: Sequence[GroundTruth],
                class_names: Sequence[str], *,
                rules: Mapping[str, ClassRule] | ClassRule | None = None,
-               mode: Mode = "integrate", batch_size: int = 32) -> DetectionEvaluation:
-    """Evaluate the decoded targets of ``truths`` against ``truths``."""
+               mode: Mode = "integrate", batch_size: int = 32,
+               scales: Sequence[tuple[float, float]] | None = None) -> DetectionEvaluation:
+    """Evaluate the decoded targets of ``truths`` against ``truths``.
+
+    ``scales``: per image (sx, sy) = original / network-input size, for ``truths`` in original
+    image pixels (as training resizes them): the targets are drawn from the truths shrunk to
+    the input, and the detections scaled back before scoring, as validation scores them."""
     detections = []
     for start in range(0, len(truths), batch_size):
-        targets = encoder.encode_truths(truths[start:start + batch_size])
+        part = list(truths[start:start + batch_size])
+        factors = list(scales[start:start + batch_size]) if scales is not None \
+            else [(1.0, 1.0)] * len(part)
+        shrunk = [shrink_truth(t, sx, sy) for t, (sx, sy) in zip(part, factors, strict=True)]
+        targets = encoder.encode_truths(shrunk)
         b, c, _, h, w = targets.bbox.shape
-        detections += decoder(targets.cov, targets.bbox.reshape(b, 4 * c, h, w))
+        decoded = decoder(targets.cov, targets.bbox.reshape(b, 4 * c, h, w))
+        detections += [d.scaled(sx, sy) for d, (sx, sy) in zip(decoded, factors, strict=True)]
     return evaluate_detections(truths, detections, class_names, rules=rules, mode=mode)

@@ -1,0 +1,168 @@
+"""``graft detectnet_v2 ACTION``: thin wrappers with TLT's command and flag names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from graft.cli_options import ACCELERATOR, FORCE, GPUS, KEY, MODEL, NUM_NODES, OVERRIDES, SPEC
+from graft.console import console, err_console, labeled
+
+DATASET_SPEC: Path = typer.Option(
+    ..., "-d", "--dataset_export_spec", "--dataset_spec", "--dataset-spec",
+    help="YAML with a dataset_config section (a training spec works too).")
+THRESHOLD: float = typer.Option(
+    0.3, "-t", "--threshold", min=0.0, max=1.0,
+    help="Keep detections whose score (0..1, coverage sum over an ideal object's) reaches this.")
+DEVICE: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N")
+
+
+def _spec(spec: Path, overrides: list[str]):
+    from graft.spec import load_spec
+    from graft.tasks.detectnet_v2.spec import DetectNetSpec
+
+    return load_spec(spec, DetectNetSpec, overrides)
+
+
+def dataset_convert(
+    dataset_spec: Path = DATASET_SPEC,
+    output_dir: Path = typer.Option(..., "-o", "--output_dir", "--output-dir",
+                                    help="New folder for the checked KITTI copy."),
+    images: str = typer.Option("link", "--images", help="link (hard links, else copies) | copy"),
+) -> None:
+    """Check every label and image of a dataset spec and write it as clean KITTI with its
+    validation fold; prints per-class counts, lists skipped boxes in OUT/warnings.txt.
+
+    Example: graft detectnet_v2 dataset_convert -d specs/dataset.yaml -o data/converted
+    """
+    from graft.metrics.tables import table
+    from graft.tasks.detectnet_v2.convert import dataset_convert as run
+
+    s = run(dataset_spec, output_dir, images=images)
+    for split, info in s["splits"].items():
+        rows = [[name, c["objects"], c["ignored"], c["images"]]
+                for name, c in info["classes"].items()]
+        console.print(table(["class", "objects", "ignored", "images"], rows,
+                            title=f"{split}: {info['images']} images"))
+        for name in s["classes"]:
+            if info["classes"][name]["objects"] == 0:
+                err_console.print(labeled("warning:", "bold red", f"class {name!r} has no "
+                                          f"object in {split}"), highlight=False)
+    console.print(f"{s['skipped_boxes']} boxes skipped (listed in {output_dir}/warnings.txt); "
+                  f"dataset spec for training: {output_dir}/dataset_spec.yaml")
+
+
+def train(spec: Path = SPEC,
+          results_dir: Path = typer.Option(..., "-r", "--results_dir", "--results-dir",
+                                           help="Results directory."),
+          key: str | None = KEY, gpus: int = GPUS, num_nodes: int = NUM_NODES,
+          use_amp: bool = typer.Option(False, "--use_amp", "--use-amp",
+                                       help="Mixed precision on GPUs (bf16 where supported)."),
+          overrides: list[str] = OVERRIDES, accelerator: str = ACCELERATOR,
+          force: bool = FORCE) -> None:
+    """Train DetectNet_v2 from a spec; rerun the same command to resume. The best model is
+    the one with the highest validation mAP.
+
+    Example: graft detectnet_v2 train -e specs/train.yaml -r results/detectnet --use_amp
+    """
+    from graft.tasks.detectnet_v2.train import train as run
+
+    summary = run(spec, results_dir, key=key, gpus=gpus, num_nodes=num_nodes,
+                  overrides=overrides, accelerator=accelerator, force=force, use_amp=use_amp)
+    for line in summary.lines():
+        console.print(line)
+
+
+def evaluate(spec: Path = SPEC, model: Path = MODEL, key: str | None = KEY,
+             results_dir: Path | None = typer.Option(
+                 None, "-r", "--results_dir", "--results-dir",
+                 help="Writes results.json/.csv, PR curves, confusion matrix, coco/."),
+             threshold: float = THRESHOLD, overrides: list[str] = OVERRIDES,
+             device: str = DEVICE) -> None:
+    """Per-class AP and mAP (evaluation_config) and COCO AP of a .graft, .onnx or TensorRT
+    model on the spec's validation data; the threshold applies to the confusion matrix.
+
+    Example: graft detectnet_v2 evaluate -e specs/train.yaml -m results/model.graft -r eval/
+    """
+    from graft.metrics.tables import table
+    from graft.tasks.detectnet_v2.evaluate import CLASS_COLUMNS
+    from graft.tasks.detectnet_v2.evaluate import evaluate as run
+
+    r = run(_spec(spec, overrides), model, key=key, results_dir=results_dir,
+            threshold=threshold, device=device, spec_name=str(spec))
+    console.print(table(CLASS_COLUMNS, r["per_class"],
+                        title=f"{model.name} ({r['backend']}, {r['images']} images, "
+                              f"{r['mode']})"))
+    coco = r["coco"]
+    console.print(f"mAP {r['mAP']:.4f}   COCO AP50 {coco['AP50']:.4f}   AP50:95 "
+                  f"{coco['AP']:.4f}   {r['images_per_second']} images/s")
+    if results_dir:
+        console.print(f"results in {results_dir} (results.json, per_class.csv, pr_curve_*.png, "
+                      "confusion_matrix.png, coco/)")
+
+
+def inference(spec: Path = SPEC, model: Path = MODEL,
+              images: Path = typer.Option(..., "-i", "--image_dir", "--input",
+                                          help="An image, a folder or a .txt list of images."),
+              output_dir: Path = typer.Option(..., "-o", "--output_dir", "--output-dir",
+                                              help="Folder for images/, labels/ and "
+                                                   "detections.json."),
+              threshold: float = THRESHOLD, key: str | None = KEY,
+              batch_size: int = typer.Option(8, "--batch_size", "--batch-size", min=1),
+              overrides: list[str] = OVERRIDES, device: str = DEVICE) -> None:
+    """Detect objects: rendered images, KITTI label files with scores and detections.json.
+
+    Example: graft detectnet_v2 inference -e specs/train.yaml -m model.onnx -i images/ -o out/
+    -t 0.4
+    """
+    from graft.data.images import skipped_note
+    from graft.tasks.detectnet_v2.detector import load_detector
+    from graft.tasks.detectnet_v2.inference import run_inference
+
+    detector = load_detector(model, _spec(spec, overrides), key=key, device=device)
+    r = run_inference(detector, images, output_dir, threshold=threshold, batch_size=batch_size)
+    console.print(f"{r['detections']} detections in {r['images']} images"
+                  f"{skipped_note(len(r['skipped']), 'detections.json')}; results in "
+                  f"{output_dir} (images/, labels/, detections.json)")
+
+
+def check_labels(
+    dataset_spec: Path = DATASET_SPEC, spec: Path = SPEC,
+    results_dir: Path = typer.Option(..., "-r", "--results_dir", "--results-dir",
+                                     help="Folder for the report and sample images."),
+    num_images: int = typer.Option(8, "--num_images", "--num-images", min=0,
+                                   help="Sample images to render."),
+    max_images: int | None = typer.Option(None, "--max_images", "--max-images", min=1,
+                                          help="Score the first N images only."),
+    seed: int = typer.Option(0, "--seed"), overrides: list[str] = OVERRIDES,
+) -> None:
+    """Report per-class counts and the round-trip mAP (labels -> targets -> the production
+    clustering -> the production evaluator), and render targets over sample images. Near 1.0
+    means mapping, rasterizer, clustering and evaluator agree.
+
+    Example: graft detectnet_v2 check_labels -d specs/dataset.yaml -e specs/train.yaml -r out/
+    """
+    from graft.tasks.detectnet_v2.check_labels import check_labels as run
+    from graft.tasks.detectnet_v2.check_labels import report_lines
+
+    report = run(dataset_spec, _spec(spec, overrides), results_dir, num_images=num_images,
+                 max_images=max_images, seed=seed)
+    for style, line in report_lines(report):
+        target = err_console if style == "bold red" else console
+        target.print(labeled("check:", style, line), highlight=False)
+    console.print(f"report in {results_dir} (check_labels.json, per_class.csv, images/)")
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(no_args_is_help=True,
+                      help="DetectNet_v2: gridbox object detection with TLT's workflow.")
+    for name, fn in (("dataset_convert", dataset_convert), ("train", train),
+                     ("evaluate", evaluate), ("inference", inference),
+                     ("check_labels", check_labels)):
+        app.command(name)(fn)
+    from graft.optimize.cli import add_optimize_commands
+    from graft.tasks.detectnet_v2.task import TASK
+
+    add_optimize_commands(app, TASK)  # prune, export (TLT flags; DeepStream files beside)
+    return app
