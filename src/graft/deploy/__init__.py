@@ -1,4 +1,5 @@
-"""Deployment targets for exported models (``graft deploy ...``): Triton model repositories."""
+"""Deployment targets for exported models: Triton model repositories (``graft deploy triton``)
+and DeepStream nvinfer configs (:mod:`graft.deploy.deepstream`, written beside exports)."""
 
 from graft.deploy.triton import triton_command, write_repository
 

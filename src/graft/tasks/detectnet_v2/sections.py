@@ -32,10 +32,6 @@ Algorithm = Annotated[Literal["dbscan", "nms", "hybrid"], BeforeValidator(_lower
 APMode = Annotated[Literal["sample", "integrate"], BeforeValidator(_lower)]
 
 
-Algorithm = Annotated[Literal["dbscan", "nms", "hybrid"], BeforeValidator(_lower)]
-APMode = Annotated[Literal["sample", "integrate"], BeforeValidator(_lower)]
-
-
 class RasterClass(StrictModel):
     """How one class's objects are drawn into the coverage target (output-cell units)."""
 
