@@ -81,3 +81,18 @@ def test_prune_retrain_with_load_graph_and_qat_then_int8(kitti: Path) -> None:
     assert "network-mode=1" in (kitti / "det.int8_nvinfer_config.txt").read_text()
     report = json.loads((kitti / "det.int8.parity.json").read_text())
     assert report["qat"] is True
+
+
+def test_pretrained_backbone_weights_load_by_name(kitti: Path) -> None:
+    import torchvision
+    from safetensors.torch import save_file
+
+    source = torchvision.models.resnet18().state_dict()
+    save_file(source, str(kitti / "resnet18.safetensors"))
+    spec = load_spec(write_spec(kitti, model_config={
+        "arch": "resnet18", "pretrained_weights": "resnet18.safetensors",
+        "freeze_blocks": [0]}), DetectNetSpec)
+    net, _ = build_network(spec)
+    assert torch.equal(net.backbone.layer3[1].conv2.weight, source["layer3.1.conv2.weight"])
+    assert not net.backbone.conv1.weight.requires_grad
+    assert net.backbone.layer1[0].conv1.weight.requires_grad
