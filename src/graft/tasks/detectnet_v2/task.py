@@ -8,7 +8,6 @@ export also gets a DeepStream nvinfer config and labels file beside it
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +61,6 @@ class DetectNetV2Task(Task):
         detector = Detector.from_runner(Runner.from_model(model), spec)
         return [[d for d in as_records(dets, detector.classes) if d["score"] >= threshold]
                 for dets in detector(images)]
-
-    def synth_command(self):
-        if importlib.util.find_spec("graft.tasks.detectnet_v2.synth") is None:
-            return None
-        from graft.tasks.detectnet_v2.synth import synth_detection
-
-        return "detection", synth_detection
 
     # -- optimization hooks -----------------------------------------------------------------
     def input_names(self, manifest: dict[str, Any]) -> list[str]:
