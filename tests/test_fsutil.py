@@ -98,3 +98,52 @@ def test_atomic_dir_appears_whole_or_not_at_all(tmp_path) -> None:
     (dead / "x").mkdir(parents=True)  # a folder left by a killed writer is cleaned up
     fsutil.remove_stale_temporaries(target)
     assert not dead.exists()
+
+
+def test_check_output_dir_names_the_path_and_the_fix(tmp_path) -> None:
+    from graft.errors import UserError
+
+    assert fsutil.check_output_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+    assert not (tmp_path / "new").exists()  # a check, not a mkdir
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    with pytest.raises(UserError, match="is an existing file, not a folder"):
+        fsutil.check_output_dir(blocker)
+    with pytest.raises(UserError, match=f"{blocker} is a file"):
+        fsutil.check_output_dir(blocker / "a" / "b", "results folder")
+    with pytest.raises(UserError, match="is a folder, not a file"):
+        fsutil.check_output_file(tmp_path)
+    with pytest.raises(UserError, match=f"{blocker} is a file"):
+        fsutil.check_output_file(blocker / "model.onnx")
+    assert fsutil.check_output_file(blocker) == blocker  # an existing file is replaced later
+
+
+def test_check_fresh_dir_refuses_a_folder_with_files_unless_forced(tmp_path) -> None:
+    from graft.errors import UserError
+
+    (tmp_path / "empty").mkdir()
+    fsutil.check_fresh_dir(tmp_path / "empty")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    with pytest.raises(UserError, match="not empty.*--force"):
+        fsutil.check_fresh_dir(tmp_path / "full")
+    with pytest.raises(UserError, match="empty it"):
+        fsutil.check_fresh_dir(tmp_path / "full", fix="empty it")
+    fsutil.check_fresh_dir(tmp_path / "full", force=True)
+
+
+def test_atomic_dir_replaces_a_full_folder_only_when_asked(tmp_path) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(OSError), fsutil.atomic_dir(target) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["old.txt"]
+    with pytest.raises(RuntimeError), fsutil.atomic_dir(target, replace=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+        raise RuntimeError("the writer failed")
+    assert sorted(p.name for p in target.iterdir()) == ["old.txt"]
+    with fsutil.atomic_dir(target, replace=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporaries left

@@ -21,6 +21,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
+from graft.errors import UserError
+
 _HOST = hashlib.sha1(socket.gethostname().encode(), usedforsecurity=False).hexdigest()[:8]
 _STARTED = time.time()  # older files of the previous, pid-less naming are stale
 _OURS = re.compile(r"(?P<host>[0-9a-f]{8})-(?P<pid>\d+)\.[0-9a-f]{8}")
@@ -73,6 +75,48 @@ def _new_temporary(target: Path) -> Path:
             continue
 
 
+def _nearest_existing(path: Path) -> Path:
+    """``path`` itself or the closest parent folder of it that exists."""
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_output_dir(path: str | os.PathLike, what: str = "results folder") -> Path:
+    """Fail before any work starts if ``path`` cannot be (or become) a folder we write into:
+    an existing file, a path under a file, or a read-only place. One shared check so every
+    command that writes says the same thing, naming the path and the fix."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UserError(f"{what} {p} is an existing file, not a folder",
+                        "pass a folder path, or move the file away")
+    base = _nearest_existing(p)
+    if not base.is_dir():
+        raise UserError(f"cannot create {what} {p}: {base} is a file",
+                        "choose a path whose parents are folders")
+    if not os.access(base, os.W_OK | os.X_OK):
+        where = "it" if base == p.absolute() else f"its parent {base}"
+        raise UserError(f"cannot write {what} {p}: {where} is not writable by this user",
+                        "choose a folder you can write to, or change its permissions")
+    return p
+
+
+def check_output_file(path: str | os.PathLike, what: str = "output file") -> Path:
+    """Like :func:`check_output_dir` for a file to write: not a folder, in a writable place."""
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{what} {p} is a folder, not a file", "pass a file path")
+    base = _nearest_existing(p.parent)
+    if not base.is_dir():
+        raise UserError(f"cannot write {what} {p}: {base} is a file",
+                        "choose a path whose parents are folders")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write {what} {p}: {base} is not writable by this user",
+                        "choose a folder you can write to, or change its permissions")
+    return p
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it over ``path`` only on success."""
@@ -88,21 +132,50 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def check_fresh_dir(path: str | os.PathLike, force: bool = False,
+                    what: str = "output folder", fix: str | None = None) -> Path:
+    """:func:`check_output_dir`, and refuse a folder that holds files unless ``force`` (whose
+    writer then replaces it whole, see :func:`atomic_dir`), so old and new outputs never mix.
+    ``fix``: the advice for a command without ``--force``."""
+    p = check_output_dir(path, what)
+    if not force and p.is_dir() and any(p.iterdir()):
+        raise UserError(f"{what} {p} already exists and is not empty",
+                        fix or "choose a new folder, or pass --force to replace it")
+    return p
+
+
+def _empty_temporary_dir(target: Path) -> Path:
+    tmp = _new_temporary(target)
+    tmp.unlink()
+    return tmp
+
+
 @contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
     """Yield a temporary folder next to ``path`` that becomes ``path`` only on success, so a
-    folder of outputs appears whole or not at all. ``path`` must not exist or be empty."""
+    folder of outputs appears whole or not at all. ``path`` must not exist or be empty, unless
+    ``replace``: then the old folder is swapped out on success and deleted."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
-    tmp_path = _new_temporary(target)
-    tmp_path.unlink()
+    tmp_path = _empty_temporary_dir(target)
     tmp_path.mkdir()
     try:
         yield tmp_path
-        if target.is_dir():
+        old = None
+        if target.is_dir() and replace and any(target.iterdir()):
+            old = _empty_temporary_dir(target)
+            os.replace(target, old)
+        elif target.is_dir():
             target.rmdir()  # empty, or this raises rather than merge into old outputs
-        os.replace(tmp_path, target)
+        try:
+            os.replace(tmp_path, target)
+        except OSError:
+            if old is not None:
+                os.replace(old, target)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     finally:
         if tmp_path.exists():
             shutil.rmtree(tmp_path, ignore_errors=True)
