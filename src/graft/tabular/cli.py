@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,8 +13,12 @@ from rich.table import Table
 
 from graft.console import console, err_console
 from graft.errors import UserError
-from graft.tabular import io
-from graft.tabular.scaler import GaussRankScaler
+from graft.fsutil import check_output_file
+
+if TYPE_CHECKING:
+    from graft.tabular.scaler import GaussRankScaler
+
+_OUTPUT_WHAT = "output (-o)"
 
 app = typer.Typer(
     help="Gauss rank transform for tabular data: fit per column (and per group), transform, "
@@ -56,6 +60,9 @@ def _selected(scaler: GaussRankScaler) -> list[Any]:
 
 def _read_and_transform(scaler_path: Path, input_path: Path, step: Any) -> tuple[Any, Any, Any]:
     """Load the scaler and the table, check the fitted columns, and transform them."""
+    from graft.tabular import io
+    from graft.tabular.scaler import GaussRankScaler
+
     scaler = GaussRankScaler.load(scaler_path)
     frame = io.read_table(input_path)
     selected = _selected(scaler)
@@ -88,6 +95,10 @@ def fit(
     Example: graft gaussrank fit -i train.csv --columns scalar_coupling_constant
     --group_by type -o scaler.npz
     """
+    from graft.tabular import io
+    from graft.tabular.scaler import GaussRankScaler
+
+    check_output_file(output, _OUTPUT_WHAT)
     with _steps(3) as step:
         frame = io.read_table(input_path)
         exclude = [group_by] if group_by else []
@@ -128,6 +139,9 @@ def transform(
 
     Example: graft gaussrank transform -s scaler.npz -i test.csv -o test_gauss.csv
     """
+    from graft.tabular import io
+
+    check_output_file(output, _OUTPUT_WHAT)
     with _steps(3) as step:
         scaler, frame, scores = _read_and_transform(scaler_path, input_path, step)
         for name in scaler.columns_:
@@ -141,6 +155,8 @@ def transform(
 
 def _inverse_pairs(spec: str | None, scaler: GaussRankScaler, frame: Any, path: Path):
     """``--columns`` entries: ``name`` or ``input_column=fitted_column``."""
+    from graft.tabular import io
+
     if spec is None:
         pairs = [(name, name) for name in scaler.columns_ if name in frame.columns]
         if not pairs:
@@ -178,6 +194,10 @@ def inverse(
     Example: graft gaussrank inverse -s scaler.npz -i predictions.csv
     --columns prediction=scalar_coupling_constant -o predictions_orig.csv
     """
+    from graft.tabular import io
+    from graft.tabular.scaler import GaussRankScaler
+
+    check_output_file(output, _OUTPUT_WHAT)
     with _steps(3) as step:
         scaler = GaussRankScaler.load(scaler_path)
         frame = io.read_table(input_path)
@@ -209,6 +229,7 @@ def plot(
     """
     from graft.tabular.plot import plot_histograms
 
+    check_output_file(output, _OUTPUT_WHAT)
     with _steps(3) as step:
         scaler, frame, scores = _read_and_transform(scaler_path, input_path, step)
         step("plotting")
