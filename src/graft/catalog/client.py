@@ -30,7 +30,7 @@ from graft.catalog.sources import (
 )
 from graft.console import err_console, labeled
 from graft.errors import UserError, require_file
-from graft.fsutil import atomic_path, write_text
+from graft.fsutil import atomic_path, check_output_dir, write_text
 
 
 def _card_json(card: ModelCard) -> str:
@@ -58,11 +58,9 @@ def pull(ref: str, out_dir: str | os.PathLike, catalog: str | None = None,
     Returns (model path, card, downloaded); an existing file with the right hash is kept.
     """
     name, version = parse_ref(ref)
+    out = check_output_dir(Path(out_dir).expanduser(), "output folder (-o)")
     source = open_catalog(catalog)
     card = source.read_index().find(name, version)
-    out = Path(out_dir).expanduser()
-    if out.exists() and not out.is_dir():
-        raise UserError(f"output {out} is a file", "pass a directory to -o/--output")
     dest = out / card.filename
     fresh = not is_verified(dest, card)
     if fresh:
@@ -136,12 +134,13 @@ def push(model: str | os.PathLike, name: str, version: str, catalog_dir: str | o
         raise UserError("push writes to a catalog directory, not a URL",
                         "push into a local directory, then serve it with any static web server")
     model_path = require_file(model, "model file")
+    root = check_output_dir(Path(str(catalog_dir).removeprefix("file://")).expanduser(),
+                            "catalog folder")
     # load, not just read_manifest: refuse a corrupt model, or an encrypted one without -k
     tensors, manifest = archive.load(model_path, key=key)
     manifest, stripped = strip_local_paths(manifest)
     # the published copy: byte for byte, unless local paths had to go from its manifest
     published = archive.encode(tensors, manifest, key) if stripped else None
-    root = Path(str(catalog_dir).removeprefix("file://")).expanduser()
     root.mkdir(parents=True, exist_ok=True)
     with file_lock(root / ".lock"):  # serialize pushers of one catalog
         index_path = root / INDEX_FILE

@@ -103,8 +103,9 @@ def kitti2coco(
     from graft.data.convert import kitti_to_coco
     from graft.data.kitti import ClassMap
     from graft.errors import UserError
-    from graft.fsutil import write_text
+    from graft.fsutil import check_output_file, write_text
 
+    check_output_file(output, "output (-o)")
     if output.exists() and not force:
         raise UserError(f"{output} already exists", "choose another --output or pass --force")
     mapping = None

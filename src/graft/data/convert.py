@@ -31,7 +31,7 @@ from graft.data.kitti import (
     write_labels,
 )
 from graft.errors import UserError
-from graft.fsutil import atomic_dir, write_json
+from graft.fsutil import atomic_dir, check_fresh_dir, write_json
 
 
 def track(items: Any, description: str, total: int | None = None, disable: bool = False):
@@ -49,12 +49,10 @@ def kitti_name(category: str) -> str:
 
 
 def require_new_dir(path: str | Path, option: str) -> Path:
-    """An output folder that does not exist yet or is empty (checked before any work)."""
-    p = Path(path)
-    if p.exists() and (not p.is_dir() or any(p.iterdir())):
-        raise UserError(f"output folder {p} already exists and is not empty",
-                        f"choose a new {option} folder or empty it")
-    return p
+    """An output folder that does not exist yet or is empty, in a writable place (checked
+    before any work)."""
+    return check_fresh_dir(path, what="output folder",
+                           fix=f"choose a new {option} folder or empty it")
 
 
 def coco_to_kitti(annotation_file: str | Path, out_dir: str | Path,

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from graft.errors import UserError
+from graft.fsutil import atomic_dir, check_fresh_dir
 
 SHAPES = ["circle", "square", "triangle", "cross", "star", "ring", "diamond", "hexagon"]
 
@@ -97,27 +98,32 @@ def make_classification_dataset(
     seed: int = 0,
     val_fraction: float = 0.25,
     progress: bool = True,
+    force: bool = False,
 ) -> dict[str, object]:
-    """Write ``out_dir/{train,val}/<class>/*.jpg``; returns a summary dict."""
+    """Write ``out_dir/{train,val}/<class>/*.jpg``; returns a summary dict.
+
+    The folder appears whole when done; one that holds files is refused (old and new images
+    would mix) unless ``force``, which replaces it."""
     if not 2 <= classes <= len(SHAPES):
         raise UserError(f"--classes must be 2..{len(SHAPES)} (got {classes})")
     if per_class < 2 or size < 16:
         raise UserError("--per-class must be >= 2 and --size >= 16")
-    out = Path(out_dir)
+    out = check_fresh_dir(out_dir, force)
     rng = np.random.default_rng(seed)
     n_val = max(1, int(round(per_class * val_fraction)))
     names = SHAPES[:classes]
     from rich.progress import Progress
 
-    with Progress(disable=not progress, transient=True) as bar:
+    with Progress(disable=not progress, transient=True) as bar, \
+            atomic_dir(out, replace=force) as tmp:
         job = bar.add_task("generating images", total=classes * per_class)
         for name in names:
             for split in ("train", "val"):
-                (out / split / name).mkdir(parents=True, exist_ok=True)
+                (tmp / split / name).mkdir(parents=True, exist_ok=True)
             for i in range(per_class):
                 split = "val" if i < n_val else "train"
                 render_shape(name, size, rng).save(
-                    out / split / name / f"{name}_{i:05d}.jpg", quality=92
+                    tmp / split / name / f"{name}_{i:05d}.jpg", quality=92
                 )
                 bar.advance(job)
     return {

@@ -71,15 +71,17 @@ def demo(
     """Run the offline demo: generate data, train, evaluate, optimize, infer; print a summary.
 
     Example: graft demo -o demo_runs
+
     Example: graft demo -o demo_runs --workflows pose --pose-epochs 30
 
     Example (all four, with prune -> retrain -> INT8 of the pose model):
     graft demo -o demo_runs --workflows classification,optimize,pose_optimize
     """
     from graft.demo import classification, optimize, pose, pose_optimize
-    from graft.fsutil import write_json
+    from graft.fsutil import check_output_dir, write_json
 
     chosen = parse_workflows(workflows)
+    check_output_dir(output, "output folder (-o)")
     start = time.perf_counter()
     rows: list[Row] = []
     base = None

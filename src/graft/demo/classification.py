@@ -50,8 +50,9 @@ def run(out: Path, epochs: int, per_class: int, size: int, force: bool = False
     data_dir = out / "data" / "shapes"
     work = out / "classification"
     start = time.perf_counter()
-    if not (data_dir / "val").exists():
-        make_classification_dataset(data_dir, classes=4, per_class=per_class, size=size, seed=0)
+    if not (data_dir / "val").exists():  # generated whole or not at all: a rest is replaced
+        make_classification_dataset(data_dir, classes=4, per_class=per_class, size=size, seed=0,
+                                    force=True)
     spec = classification_spec(data_dir, epochs, size)
     spec_file = write_spec(work / "spec.yaml", spec)
     console.rule("classification: train ResNet18 (from scratch)")

@@ -97,7 +97,7 @@ def run(out: Path, images: int, epochs: int, force: bool = False) -> PoseRun:
     start = time.perf_counter()
     if not (data_dir / "dataset_spec.json").exists():
         make_pose_dataset(data_dir, images=images, size=(SIZE, SIZE), max_persons=MAX_PERSONS,
-                          crowd=False, person_height=PERSON_HEIGHT, seed=0)
+                          crowd=False, person_height=PERSON_HEIGHT, seed=0, force=True)
     spec = pose_train_spec(data_dir, epochs)
     spec_file = write_spec(work / "train.yaml", spec)
     infer_file = write_spec(work / "infer.yaml", inference_spec())

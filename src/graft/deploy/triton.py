@@ -20,7 +20,7 @@ from typing import Any
 import typer
 
 from graft.errors import UserError, require_file
-from graft.fsutil import atomic_path, write_text
+from graft.fsutil import atomic_path, check_output_dir, write_text
 
 # ONNX TensorProto element types -> Triton data types
 _ONNX_TO_TRITON = {1: "TYPE_FP32", 2: "TYPE_UINT8", 3: "TYPE_INT8", 4: "TYPE_UINT16",
@@ -135,6 +135,7 @@ def write_repository(model: str | Path, repo: str | Path, name: str, max_batch_s
                         "use letters, digits, '_', '-' and '.'")
     if max_batch_size < 0:
         raise UserError(f"--max_batch_size must be >= 0, got {max_batch_size}")
+    check_output_dir(repo, "model repository (-o)")
     io = model_io(model)
     batchable = all(t.shape and t.shape[0] == -1 for t in io.inputs + io.outputs)
     if max_batch_size > 0 and not batchable:

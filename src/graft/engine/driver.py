@@ -42,6 +42,7 @@ from graft.engine.fit import (
 from graft.engine.module import GraftModule
 from graft.engine.rundir import RunDir, Start
 from graft.errors import UserError
+from graft.fsutil import check_output_dir
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def _resume_note(start: Start, results: Path, epochs: int) -> str | None:
 def run_training(recipe: TrainingRecipe, results_dir: str | Path,
                  options: TrainOptions = TrainOptions()) -> TrainSummary:
     """Train (or resume, or finish) ``recipe`` into ``results_dir``; see the module docstring."""
-    results = Path(results_dir)
+    results = check_output_dir(results_dir)
     trainer = _trainer_spec(recipe.spec)
     resolve_accelerator(options.launch.accelerator, options.launch.gpus)  # before any writes
     L.seed_everything(trainer.seed, workers=True, verbose=False)

@@ -12,6 +12,7 @@ import typer
 from graft.cli_options import RESULTS_OPT
 from graft.console import console
 from graft.errors import UserError
+from graft.fsutil import check_output_dir
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -61,6 +62,8 @@ def coco(
     from graft.metrics.coco_report import category_table, summary_table, write_coco_report
 
     check_iou_type(iou_type)
+    if results_dir is not None:
+        check_output_dir(results_dir)
     evaluation = evaluate_coco(annotations, predictions, iou_type,  # type: ignore[arg-type]
                                kpt_oks_sigmas=_sigmas(kpt_oks_sigmas))
     objects = sum(c.ground_truth for c in evaluation.categories)

@@ -19,6 +19,7 @@ from rich.text import Text
 from graft.cli_options import KEY
 from graft.console import console as stdout_console
 from graft.errors import UserError
+from graft.fsutil import check_output_file
 
 CalibrationLoader = Callable[[dict[str, Any], Path, int, int], Iterable[np.ndarray]]
 
@@ -68,6 +69,7 @@ def run_prune(task: Any, model: Path, output: Path, key: str | None, options: An
 
     console = console or stdout_console
     check_outputs(model, {"-o": output}, force=force)
+    check_output_file(output, "output (-o)")
     loaded = load_graft(model, key, task=task.name)
     module, manifest = loaded.module, loaded.manifest
     with console.status("tracing the network and pruning"):
@@ -118,6 +120,10 @@ def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: P
                           "--engine_file": engine_file,
                           "engine metadata": sidecar_path(engine_file) if engine_file else None,
                           "--cal_cache_file": cal_cache_file})
+    for flag, path in (("-o", output), ("--engine_file", engine_file),
+                       ("--cal_cache_file", cal_cache_file)):
+        if path is not None and not (flag == "--cal_cache_file" and Path(path).is_file()):
+            check_output_file(path, f"output ({flag})")
     if engine_file and not tensorrt_available():
         raise UserError("--engine_file needs TensorRT, which is not installed", INSTALL_HINT)
     loaded = load_graft(model, key, task=task.name)

@@ -17,7 +17,7 @@ import numpy as np
 from graft.data.coco import load_coco
 from graft.data.images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES
 from graft.errors import UserError, require_dir
-from graft.fsutil import write_json
+from graft.fsutil import check_output_dir, write_json
 
 SELECTION_FILE = "calibration_selection.json"
 
@@ -60,7 +60,7 @@ def sample_calibration(
     if min_persons < 0 or min_keypoints < 0:
         raise UserError("--min_persons and --min_keypoints must not be negative")
     image_dir = require_dir(image_dir, "image folder")
-    out = Path(out_dir)
+    out = check_output_dir(out_dir, "output folder (-o)")
     if out.exists():
         existing = [p for p in out.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
         if existing:

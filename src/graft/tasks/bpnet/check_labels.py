@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from graft.errors import UserError
-from graft.fsutil import write_bytes, write_json
+from graft.fsutil import check_output_dir, write_bytes, write_json
 from graft.spec import read_yaml, validate
 from graft.spec_paths import resolve_spec_paths, spec_folder
 from graft.tasks.bpnet.augment import SpatialTransform, transform_keypoints
@@ -181,6 +181,7 @@ def check_labels(
     """Render target pictures into ``out_dir`` and return (and save) the round-trip AP."""
     if num_images < 0:
         raise UserError("--num_images must not be negative")
+    out = check_output_dir(out_dir)
     spec = (dataset_spec if isinstance(dataset_spec, DatasetSpec)
             else load_dataset_spec(dataset_spec))
     dl = load_dataloader_spec(train_spec, None if isinstance(dataset_spec, DatasetSpec)
@@ -192,8 +193,6 @@ def check_labels(
         require_same_joints(index.pose_config, model_pose, f"the {index.mode} data")
         pose = model_pose.model_copy(update={"source_joints": index.pose_config.source_joints,
                                              "synthesized": index.pose_config.synthesized})
-    out = Path(out_dir)
-
     dataset = BpnetDataset(index, dl, pose, train=True)
     rng = np.random.default_rng(seed)
     pictures = []

@@ -8,6 +8,7 @@ import typer
 
 from graft.cli_options import ACCELERATOR, FORCE, GPUS, KEY, NUM_NODES, OVERRIDES, RESULTS, SPEC
 from graft.console import console, labeled
+from graft.fsutil import check_output_dir
 
 INFER_SPEC: Path | None = typer.Option(
     None, "--inference_spec", "--inference-spec", "-i",
@@ -97,6 +98,8 @@ def evaluate(
     from graft.tasks.bpnet.evaluate import evaluate as run
     from graft.tasks.bpnet.evaluate import metrics_table
 
+    if results_dir is not None:
+        check_output_dir(results_dir)
     spec, model, path = _inference_setup(inference_spec, model_filename, key, overrides,
                                          device)
     r = run(spec, model, dataset_spec, results_dir=results_dir, device=device,
@@ -128,6 +131,7 @@ def inference(
     from graft.data.images import skipped_note
     from graft.tasks.bpnet.inference import run_inference
 
+    check_output_dir(results_dir)
     spec, model, _ = _inference_setup(inference_spec, model_filename, key, overrides,
                                       device)
     r = run_inference(spec, model, input_type, input_path, results_dir,
@@ -198,8 +202,12 @@ def synth_pose(
         "0.3,0.8", "--person_height", "--person-height",
         help="MIN,MAX height of a labeled person as a fraction of the image height."),
     seed: int = typer.Option(0, "--seed"),
+    force: bool = typer.Option(False, "--force",
+                               help="Replace OUT if it holds files (else that is refused)."),
 ) -> None:
     """Generate a COCO-format dataset of stick-figure people (18 joints) with a dataset spec.
+
+    OUT must be new or empty (or pass --force to replace it); it appears whole when done.
 
     Example: graft synth pose -o data/pose --images 300 --size 256x256 --max_persons 4
 
@@ -209,7 +217,8 @@ def synth_pose(
 
     s = make_pose_dataset(out_dir, images=images, size=parse_size(size),
                           max_persons=max_persons, seed=seed,
-                          person_height=parse_range(person_height, "--person_height"))
+                          person_height=parse_range(person_height, "--person_height"),
+                          force=force)
     console.print(f"wrote {s['train']['images']} train + {s['val']['images']} val images to "
                   f"{out_dir}; dataset spec: {s['dataset_spec']}")
 

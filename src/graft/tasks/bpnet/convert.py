@@ -23,7 +23,7 @@ import numpy as np
 
 from graft.data.coco import image_file, load_coco, where
 from graft.errors import UserError
-from graft.fsutil import write_bytes, write_json
+from graft.fsutil import check_output_dir, write_bytes, write_json
 from graft.tasks.bpnet.dataset_spec import DatasetSpec, load_dataset_spec, normalize_mode
 from graft.tasks.bpnet.persons import loss_mask, map_keypoints, select_main_persons
 from graft.tasks.bpnet.pose_config import PoseConfig
@@ -205,10 +205,10 @@ def dataset_convert(dataset_spec: str | Path | DatasetSpec, mode: str, output_di
     ``generate_masks`` writes the loss masks into the spec's mask folder; without it, masks
     already there (from an earlier run) are used.
     """
+    out = check_output_dir(output_dir, "output folder (-o)")
     spec = (dataset_spec if isinstance(dataset_spec, DatasetSpec)
             else load_dataset_spec(dataset_spec))
     index = build_index(spec, mode, generate_masks=generate_masks, progress=progress)
-    out = Path(output_dir)
     index.save(out / INDEX_FILE)
     summary = {
         "mode": index.mode,

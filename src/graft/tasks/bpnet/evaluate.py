@@ -16,7 +16,7 @@ from typing import Any
 
 from graft.data.images import read_rgb_array
 from graft.errors import UserError
-from graft.fsutil import write_json
+from graft.fsutil import check_output_dir, write_json
 from graft.tasks.bpnet.inference import PoseEstimator, pose_config_of
 from graft.tasks.bpnet.metrics import (
     METRIC_DESCRIPTIONS,
@@ -47,6 +47,8 @@ def evaluate(spec: InferenceSpec, model: Any, dataset_spec: str | Path, *,
 
     from graft.tasks.bpnet.dataset_spec import load_dataset_spec
 
+    if results_dir is not None:
+        check_output_dir(results_dir)
     ds = load_dataset_spec(dataset_spec)
     pose = evaluation_pose(pose_config_of(model.manifest), ds.load_pose_config())
     ann_file, image_dir = ds.annotation_file(mode), ds.image_dir(mode)

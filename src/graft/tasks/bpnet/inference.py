@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from graft.data.images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES
 from graft.data.images import Skipped, iter_readable, read_rgb_array
 from graft.errors import UserError
-from graft.fsutil import write_json
+from graft.fsutil import check_output_dir, write_json
 from graft.runtime import resolve_device
 from graft.tasks.bpnet.decoder import decode_batch
 from graft.tasks.bpnet.preprocess import InputGeometry, plan_input, resize_to_input, to_image_coords
@@ -276,7 +276,7 @@ def run_inference(spec: InferenceSpec, model: Any, input_type: str, input_path: 
 
     from graft.tasks.bpnet.viz import draw_poses
 
-    out = Path(results_dir)
+    out = check_output_dir(results_dir)
     out.mkdir(parents=True, exist_ok=True)
     estimator = PoseEstimator(model, spec, device)
     skipped = Skipped()  # unreadable images of an image, dir or json input

@@ -26,7 +26,7 @@ import numpy as np
 
 from graft.data.masks import mask_bbox, polygons, rle_compressed, rle_uncompressed
 from graft.errors import UserError
-from graft.fsutil import write_bytes, write_json
+from graft.fsutil import atomic_dir, check_fresh_dir, write_bytes, write_json
 from graft.tasks.bpnet.figures import (
     COCO_KEYPOINT_NAMES,
     COCO_SKELETON,
@@ -176,14 +176,15 @@ def make_pose_dataset(
     crowd: bool = True,
     person_height: tuple[float, float] = (0.3, 0.8),
     progress: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Write the dataset (layout in the module docstring) and return a summary.
 
     ``size`` is (height, width); ``crowd=False`` leaves out crowds and keypoint-less figures;
     ``person_height`` bounds the labeled figures' height as fractions of the image height.
+    The folder appears whole when done; one that holds files is refused unless ``force``,
+    which replaces it.
     """
-    from rich.progress import track
-
     h, w = (int(v) for v in size)
     if h < 32 or w < 32:
         raise UserError(f"--size {h}x{w} is too small", "use at least 32x32")
@@ -193,7 +194,22 @@ def make_pose_dataset(
     if not 0 < lo <= hi <= 1.5:
         raise UserError(f"--person_height {lo},{hi} is not a range of image-height fractions",
                         "give MIN,MAX with 0 < MIN <= MAX <= 1.5, e.g. 0.3,0.8")
-    out = Path(out_dir)
+    _split_sizes(images, val_fraction)  # a bad count is an error before anything is written
+    out = check_fresh_dir(out_dir, force)
+    with atomic_dir(out, replace=force) as tmp:
+        summary = _write_pose_dataset(tmp, images, (h, w), max_persons, seed, val_fraction,
+                                      crowd, (lo, hi), progress)
+    summary["out_dir"] = str(out)
+    summary["dataset_spec"] = str(out / "dataset_spec.json")
+    return summary
+
+
+def _write_pose_dataset(out: Path, images: int, size: tuple[int, int], max_persons: int,
+                        seed: int, val_fraction: float, crowd: bool,
+                        person_height: tuple[float, float], progress: bool) -> dict[str, Any]:
+    from rich.progress import track
+
+    (h, w), (lo, hi) = size, person_height
     n_train, n_val = _split_sizes(images, val_fraction)
     rng = np.random.default_rng(seed)
     categories = [{"id": 1, "name": "person", "supercategory": "person",
@@ -236,7 +252,6 @@ def make_pose_dataset(
         "category": "person",
     }
     write_json(out / "dataset_spec.json", spec)
-    summary["dataset_spec"] = str(out / "dataset_spec.json")
     return summary
 
 

@@ -11,7 +11,7 @@ from rich.progress import Progress
 from torch.utils.data import DataLoader
 
 from graft.errors import UserError
-from graft.fsutil import write_json
+from graft.fsutil import check_output_dir, write_json
 from graft.metrics.confusion import confusion_matrix, per_class_report
 from graft.metrics.plots import plot_confusion_matrix
 from graft.metrics.tables import write_csv
@@ -33,6 +33,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate on ``data.val_dir`` of the spec; writes JSON/CSV/PNG when ``results_dir`` is set."""
     spec = load_spec(spec_file, ClassificationSpec, overrides)
+    if results_dir is not None:
+        check_output_dir(results_dir)
     if spec.data.val_dir is None:
         raise UserError(f"{spec_file or 'the spec'} has no data.val_dir to evaluate on",
                         "set data.val_dir (or --set data.val_dir=DIR)")

@@ -16,7 +16,7 @@ import torch
 from rich.progress import Progress
 
 from graft.data.images import Skipped, iter_readable, list_images
-from graft.fsutil import write_json, write_text
+from graft.fsutil import check_output_dir, write_json, write_text
 from graft.tasks.classification.data import eval_transform
 from graft.tasks.classification.runner import Classifier, load_classifier
 
@@ -53,6 +53,7 @@ def infer(
 ) -> list[dict[str, Any]]:
     """Classify every input image; writes ``result.csv`` and ``results.json``. Returns a record
     per image, in input order; an unreadable one has ``label`` None and an ``error``."""
+    out = check_output_dir(results_dir)
     clf = load_classifier(model_path, key, device or "auto")
     files = list_images(inputs)
     predicted: dict[str, dict[str, Any]] = {}
@@ -69,7 +70,6 @@ def infer(
             bar.advance(job, len(chunk))
     failed = {r["image"]: {**r, "label": None, "score": None} for r in skipped.records()}
     results = [predicted.get(str(f)) or failed[str(f)] for f in files]
-    out = Path(results_dir)
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["image", "label", "score"])

@@ -15,15 +15,19 @@ def synth_classification(
     ),
     size: int = typer.Option(64, "--size", min=16, help="Image side in pixels."),
     seed: int = typer.Option(0, "--seed"),
+    force: bool = typer.Option(False, "--force",
+                               help="Replace OUT if it holds files (else that is refused)."),
 ) -> None:
     """Generate a shapes dataset in ImageFolder layout (OUT/train, OUT/val).
+
+    OUT must be new or empty (or pass --force to replace it); it appears whole when done.
 
     Example: graft synth classification -o data/shapes --classes 4 --per-class 200 --size 64
     """
     from graft.console import console
     from graft.data.synthetic import make_classification_dataset
 
-    s = make_classification_dataset(out_dir, classes, per_class, size, seed)
+    s = make_classification_dataset(out_dir, classes, per_class, size, seed, force=force)
     console.print(
         f"wrote {s['classes']} ({s['train_per_class']} train + {s['val_per_class']} "
         f"val per class, {size}x{size}) to {out_dir}"
