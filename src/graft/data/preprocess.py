@@ -7,9 +7,10 @@ in ``channel_order``. The three TLT/Keras preprocess modes are special cases.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
+if TYPE_CHECKING:  # imported when normalizing, so specs can name a mode without torch
+    import torch
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
@@ -47,6 +48,8 @@ def normalization_for(mode: PreprocessMode) -> dict[str, Any]:
 
 def normalize(images: torch.Tensor, norm: dict[str, Any]) -> torch.Tensor:
     """uint8 (or 0..255 float) RGB batch (B, 3, H, W) -> normalized float batch, on its device."""
+    import torch
+
     x = images.float()
     if norm.get("channel_order", "RGB") == "BGR":
         x = x.flip(1)

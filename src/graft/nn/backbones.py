@@ -9,20 +9,24 @@ backbone family is one :class:`Backbone` entry (builder, head, freezable blocks,
 ``resnet10`` is not in torchvision; it is torchvision's ResNet with one BasicBlock per stage,
 the depth TLT ships for its light detectors and classifiers (torchvision's ResNet-18 weights
 fill it: its blocks are ResNet-18's first block of every stage).
+
+The table itself imports no torch (builders import it when called), so spec files can check
+an architecture name without loading PyTorch.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import torch
-import torchvision
-from torch import nn
-from torchvision.models.resnet import BasicBlock, ResNet
+from typing import TYPE_CHECKING
 
 from graft.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 # A cut: the network's children, in forward order, that compute a tap; ("features", 7) keeps
 # the first 7 modules of the Sequential ``features`` (under their indices, "features.0"...).
@@ -39,12 +43,19 @@ class Backbone:
     taps: dict[int, Cut] = field(default_factory=dict)  # output stride -> the cut
 
 
-def _resnet10(**kwargs) -> ResNet:
+def _resnet10(**kwargs) -> nn.Module:
+    from torchvision.models.resnet import BasicBlock, ResNet
+
     return ResNet(BasicBlock, [1, 1, 1, 1], **kwargs)
 
 
 def _tv(name: str, **fixed) -> Callable[..., nn.Module]:
-    return lambda **kw: torchvision.models.get_model(name, weights=None, **fixed, **kw)
+    def build(**kw) -> nn.Module:
+        import torchvision
+
+        return torchvision.models.get_model(name, weights=None, **fixed, **kw)
+
+    return build
 
 
 def _ranges(prefix: str, *bounds: int) -> list[list[str]]:
@@ -108,6 +119,8 @@ def classifier_name(arch: str) -> str:
 
 def build_classifier(arch: str, num_classes: int, dropout: float = 0.0) -> nn.Module:
     """A torchvision network with a fresh ``num_classes`` head (dropout in front if asked)."""
+    from torch import nn
+
     entry = check_arch(arch)
     net = entry.build()
     old = net.get_submodule(entry.head)
@@ -138,19 +151,34 @@ def freeze_blocks(net: nn.Module, arch: str, blocks: list[int]) -> list[str]:
     return frozen
 
 
-class Trunk(nn.Module):
-    """The first layers of a backbone, under the whole network's names (``conv1``,
-    ``layer1.0.conv1``, ``features.7``): its pretrained weights load into it by name."""
+@functools.cache
+def trunk_class() -> type[nn.Module]:
+    """``Trunk``: the first layers of a backbone, under the whole network's names (``conv1``,
+    ``layer1.0.conv1``, ``features.7``), so its pretrained weights load into it by name.
+    Defined on first use, keeping this module free of torch imports."""
+    from torch import nn
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for child in self.children():
-            x = child(x)
-        return x
+    class Trunk(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for child in self.children():
+                x = child(x)
+            return x
+
+    Trunk.__module__, Trunk.__qualname__ = __name__, "Trunk"
+    return Trunk
+
+
+def __getattr__(name: str) -> type:
+    if name == "Trunk":
+        return trunk_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _pools_to_strides(trunk: nn.Module) -> None:
     """Replace every max-pool by an Identity and give the conv after it stride 2 (same output
     size, learned downsampling; the conv's weights keep their shape and name)."""
+    from torch import nn
+
     for seq in [m for m in trunk.modules() if isinstance(m, nn.Sequential)]:
         children = list(seq.named_children())
         for i, (name, m) in enumerate(children):
@@ -164,6 +192,8 @@ def _pools_to_strides(trunk: nn.Module) -> None:
 
 
 def _init_like_torchvision(module: nn.Module) -> None:
+    from torch import nn
+
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -173,19 +203,21 @@ def _init_like_torchvision(module: nn.Module) -> None:
             m.reset_parameters()
 
 
-def feature_trunk(arch: str, stride: int, *, pooling: bool = True) -> tuple[Trunk, int]:
+def feature_trunk(arch: str, stride: int, *, pooling: bool = True) -> tuple[nn.Module, int]:
     """The backbone cut at output ``stride``, and its output channels.
 
     ``pooling=False`` swaps each max-pool for a stride-2 conv (BodyPoseNet's VGG). The network
     is built on the meta device and only the kept part is allocated (VGG-19-BN's classifier
     alone has 120 M parameters).
     """
+    import torch
+
     entry = check_arch(arch)
     if stride not in entry.taps:
         raise ValueError(f"{arch} has no stride-{stride} tap; it has {sorted(entry.taps)}")
     with torch.device("meta"):
         net = entry.build()
-    trunk = Trunk()
+    trunk = trunk_class()()
     for item in entry.taps[stride]:
         name, end = (item, None) if isinstance(item, str) else item
         child = net.get_submodule(name)

@@ -26,13 +26,14 @@ def _inference_setup(inference_spec: Path | None, model_file: Path | None, key: 
                      overrides: list[str], device: str = "auto"):
     from graft.errors import UserError
     from graft.spec import load_spec
-    from graft.tasks.bpnet.runner import load_pose_model
     from graft.tasks.bpnet.spec import InferenceSpec
 
-    spec = load_spec(inference_spec, InferenceSpec, overrides)
+    spec = load_spec(inference_spec, InferenceSpec, overrides)  # before torch loads: fast
     path = model_file or (Path(spec.model_path) if spec.model_path else None)
     if path is None:
         raise UserError("no model given", "pass -m MODEL.graft or set model_path in the spec")
+    from graft.tasks.bpnet.runner import load_pose_model
+
     model = load_pose_model(path, key=key, device=device)
     if model.fixed_input_size is not None:
         h, w = model.fixed_input_size
@@ -67,13 +68,20 @@ def train(spec: Path = SPEC, results_dir: Path = RESULTS, key: str | None = KEY,
     """Train a BodyPoseNet model from a spec; rerun the same command to resume.
 
     Writes RESULTS/model.graft, RESULTS/spec.yaml (resolved spec) and checkpoints.
+    `graft bpnet spec` prints a complete spec to start from (every key, its default and
+    meaning).
 
     Example: graft bpnet train -e specs/bpnet_train.yaml -r results/bpnet --set trainer.epochs=5
     """
+    from graft.spec import load_spec
+    from graft.tasks.bpnet.spec import BpnetTrainSpec
+
+    parsed = load_spec(spec, BpnetTrainSpec, overrides)  # before torch loads: a typo is fast
+    check_output_dir(results_dir)
     from graft.tasks.bpnet.module import train as run
 
     summary = run(spec, results_dir, key=key, gpus=gpus, num_nodes=num_nodes,
-                  overrides=overrides, accelerator=accelerator, force=force)
+                  overrides=overrides, accelerator=accelerator, force=force, spec=parsed)
     for line in summary.lines():
         console.print(line)
 

@@ -34,10 +34,11 @@ import torch
 from torch import nn
 
 from graft.nn.backbones import feature_trunk
+from graft.tasks.bpnet.spec import BACKBONES, MAX_STAGES, MIN_STAGES
 
-BACKBONES = ("vgg19", "resnet18", "mobilenet_v2")
+__all__ = ["BACKBONES", "MAX_STAGES", "MIN_STAGES", "BpNetLite", "build_model"]
+
 STRIDE = 8
-MIN_STAGES, MAX_STAGES = 2, 7
 REFINEMENT_KERNELS = (3, 5, 7)
 
 

@@ -35,7 +35,10 @@ from pydantic import Field, field_validator, model_validator
 from graft.engine.config import LRScheduleSpec, OptimizerSpec, RegularizerSpec, TrainerSpec
 from graft.spec import SpecPath, StrictModel, WeightsRef
 from graft.tasks.bpnet.data_spec import DataloaderSpec
-from graft.tasks.bpnet.model import BACKBONES, MAX_STAGES, MIN_STAGES
+
+# What the network builder (graft.tasks.bpnet.model) accepts; here so the spec loads without torch.
+BACKBONES = ("vgg19", "resnet18", "mobilenet_v2")
+MIN_STAGES, MAX_STAGES = 2, 7
 
 AspectMode = Literal["adjust_network_input", "pad_image_input", "none"]
 
@@ -70,7 +73,7 @@ def _default_schedule() -> LRScheduleSpec:
 
 
 class BpnetTrainSpec(StrictModel):
-    """``graft bpnet train -e SPEC``."""
+    """The training spec of ``graft bpnet train -e SPEC`` (TLT's BodyPoseNet fields)."""
 
     trainer: TrainerSpec = Field(default_factory=TrainerSpec)
     dataloader: DataloaderSpec
@@ -97,7 +100,8 @@ class DecoderSettings(StrictModel):
     peak_refinement: Literal["subpixel", "upsample"] = Field(
         "subpixel", description="subpixel: log-parabola peak fit at the network's resolution "
         "(fast, accurate); upsample: TLT's bicubic upsampling by output_upsampling_factor")
-    max_peaks_per_joint: int = Field(128, ge=1)
+    max_peaks_per_joint: int = Field(128, ge=1, description="most candidates kept per joint "
+                                     "and image")
 
     @field_validator("nms_kernel")
     @classmethod
@@ -116,16 +120,24 @@ class InferenceSpec(StrictModel):
     input_shape: tuple[int, int] = Field(
         (368, 368), description="network input (height, width); with adjust_network_input "
         "the height is kept and the width follows the image's aspect ratio")
-    keep_aspect_ratio_mode: AspectMode = "adjust_network_input"
+    keep_aspect_ratio_mode: AspectMode = Field(
+        "adjust_network_input", description="adjust_network_input: the width follows the "
+        "image's aspect ratio; pad_image_input: the image is padded to input_shape (exported "
+        "models with a fixed input); none: the image is stretched to input_shape")
     output_stage_to_use: int | None = Field(None, ge=1, le=MAX_STAGES,
                                             description="1-based stage; null: the last")
     output_upsampling_factor: tuple[int, int] = Field(
         (8, 8), description="(y, x) upsampling of the maps before the peak search "
         "(decoder.peak_refinement: upsample)")
-    heatmap_threshold: float = Field(0.1, ge=0)
-    paf_threshold: float = Field(0.05)
-    multi_scale_inference: bool = False
-    scales: list[float] = Field(default_factory=lambda: [0.5, 1.0, 1.5, 2.0], min_length=1)
+    heatmap_threshold: float = Field(0.1, ge=0, description="lowest heatmap peak kept as a "
+                                     "joint candidate")
+    paf_threshold: float = Field(0.05, description="lowest PAF score of a sample along a "
+                                 "candidate limb")
+    multi_scale_inference: bool = Field(False, description="average the maps over `scales` "
+                                        "(false: one scale, 1.0)")
+    scales: list[float] = Field(default_factory=lambda: [0.5, 1.0, 1.5, 2.0], min_length=1,
+                                description="multi_scale_inference: input scales whose maps "
+                                "are averaged")
     batch_size: int = Field(8, ge=1, description="images per forward pass where sizes allow")
     decoder: DecoderSettings = Field(default_factory=DecoderSettings)
 

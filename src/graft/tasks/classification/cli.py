@@ -22,6 +22,19 @@ from graft.cli_options import (
 from graft.console import console
 
 
+def _spec_first(spec: Path, overrides: list[str], results_dir: Path | None):
+    """Validate the spec and the results folder before PyTorch loads (seconds), so a typo is
+    reported at once."""
+    from graft.fsutil import check_output_dir
+    from graft.spec import load_spec
+    from graft.tasks.classification.spec import ClassificationSpec
+
+    parsed = load_spec(spec, ClassificationSpec, overrides)
+    if results_dir is not None:
+        check_output_dir(results_dir)
+    return parsed
+
+
 def build_app() -> typer.Typer:
     app = typer.Typer(no_args_is_help=True, help="Image classification (ImageFolder data).")
 
@@ -67,9 +80,10 @@ def build_app() -> typer.Typer:
 
         Example: graft classification evaluate -e spec.yaml -m results/model.graft -r results/eval
         """
+        parsed = _spec_first(spec, overrides, results_dir)
         from graft.tasks.classification.evaluate import evaluate as run
 
-        m = run(spec, model, key=key, results_dir=results_dir, overrides=overrides)
+        m = run(spec, model, key=key, results_dir=results_dir, overrides=overrides, spec=parsed)
         table = Table(title=f"evaluation of {model} ({m['backend']}, {m['images']} images)")
         for col in ("class", "precision", "recall", "f1", "support"):
             table.add_column(col, justify="left" if col == "class" else "right")

@@ -30,9 +30,11 @@ def evaluate(
     overrides: list[str] | None = None,
     device: str | None = None,
     progress: bool = True,
+    spec: ClassificationSpec | None = None,
 ) -> dict[str, Any]:
-    """Evaluate on ``data.val_dir`` of the spec; writes JSON/CSV/PNG when ``results_dir`` is set."""
-    spec = load_spec(spec_file, ClassificationSpec, overrides)
+    """Evaluate on ``data.val_dir`` of the spec; writes JSON/CSV/PNG when ``results_dir`` is set.
+    ``spec``: the spec already loaded (then ``spec_file`` only names it in messages)."""
+    spec = spec or load_spec(spec_file, ClassificationSpec, overrides)
     if results_dir is not None:
         check_output_dir(results_dir)
     if spec.data.val_dir is None:
