@@ -10,6 +10,7 @@ columns there and cut long option names).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -68,7 +69,10 @@ def _mount() -> None:
 
     for name in tasks.available():
         task = tasks.get(name)
-        app.add_typer(task.cli(), name=name, help=task.summary)
+        sub = task.cli()
+        if task.spec_models():
+            sub.command("spec")(spec_command(task))
+        app.add_typer(sub, name=name, help=task.summary)
         synth = task.synth_command()
         if synth is not None:
             synth_app.command(synth[0])(synth[1])
@@ -83,6 +87,41 @@ def _mount() -> None:
     app.add_typer(deploy_app, name="deploy")
     app.add_typer(evaluate_app, name="evaluate", help="Score result files (COCO AP).")
     app.command("demo")(demo)
+
+
+def spec_command(task: tasks.Task):
+    """``graft TASK spec [KIND]``: the whole spec as commented YAML (or Markdown)."""
+    kinds = list(task.spec_models())
+
+    def spec(
+        kind: str = typer.Argument(kinds[0], help=f"Which spec: {', '.join(kinds)}."),
+        output: Path | None = typer.Option(None, "-o", "--output",
+                                           help="Write it to this file instead of printing it."),
+        markdown: bool = typer.Option(False, "--markdown",
+                                      help="The Markdown reference instead of YAML."),
+    ) -> None:
+        from graft.fsutil import check_output_file, write_text
+        from graft.spec_doc import spec_markdown, spec_yaml
+
+        models = task.spec_models()
+        if kind not in models:
+            raise UserError(f"{task.name} has no {kind!r} spec", f"choose one of: "
+                            f"{', '.join(models)}")
+        title = f"graft {task.name} {kind} spec"
+        text = spec_markdown(models[kind], title, level=1) if markdown else \
+            spec_yaml(models[kind], title)
+        if output is None:
+            console.print(text, end="", highlight=False)
+            return
+        check_output_file(output, "output (-o)")
+        write_text(output, text)
+        console.print(f"wrote {output}", highlight=False)
+
+    spec.__doc__ = (
+        f"Print a {task.name} spec with every section and key: type, default, allowed values "
+        "and meaning, as commented YAML to start from (keys marked REQUIRED have no default)."
+        f"\n\nExample: graft {task.name} spec {kinds[0]} -o {kinds[0]}.yaml")
+    return spec
 
 
 def _click_exceptions():

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
     import typer
+    from pydantic import BaseModel
     from torch import nn
 
     from graft.api import GraftModel
@@ -39,6 +40,13 @@ class Task:
     def predict(self, model: GraftModel, inputs: Any, **options: Any) -> Any:
         """Run the model on user inputs (paths, PIL images, arrays or tensors)."""
         raise NotImplementedError
+
+    def spec_models(self) -> dict[str, type[BaseModel]]:
+        """The task's spec files by kind, the training spec first: ``graft TASK spec KIND``
+        prints one as commented YAML to start from, and ``docs/specs/TASK.md`` documents them
+        (both generated from the models' fields). Import the models inside: listing them must
+        not load PyTorch."""
+        return {}
 
     def synth_command(self) -> tuple[str, Any] | None:
         """Optional ``graft synth NAME`` command making a generated dataset: (NAME, function)."""

@@ -49,9 +49,11 @@ class PoseConfigRef(StrictModel):
 
 
 class ImageDims(StrictModel):
-    height: int = Field(256, ge=8)
-    width: int = Field(256, ge=8)
-    channels: Literal[3] = 3
+    """The network input size (multiples of the stride)."""
+
+    height: int = Field(256, ge=8, description="input height in pixels")
+    width: int = Field(256, ge=8, description="input width in pixels")
+    channels: Literal[3] = Field(3, description="RGB input")
 
 
 class ImageConfig(StrictModel):
@@ -87,11 +89,16 @@ class NormalizationSpec(StrictModel):
     pretrained that way.
     """
 
-    type: Literal["scale_offset", "mean_std"] = "scale_offset"
-    image_scale: tuple[float, float, float] = (256.0, 256.0, 256.0)
-    image_offset: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    type: Literal["scale_offset", "mean_std"] = Field("scale_offset",
+                                                      description="which formula applies")
+    image_scale: tuple[float, float, float] = Field(
+        (256.0, 256.0, 256.0), description="scale_offset: per-channel divisor")
+    image_offset: tuple[float, float, float] = Field(
+        (0.5, 0.5, 0.5), description="scale_offset: subtracted after dividing")
+    mean: tuple[float, float, float] = Field((0.485, 0.456, 0.406),
+                                             description="mean_std: per-channel mean (0..1)")
+    std: tuple[float, float, float] = Field((0.229, 0.224, 0.225),
+                                            description="mean_std: per-channel std (0..1)")
 
     @model_validator(mode="after")
     def _check(self) -> NormalizationSpec:
@@ -124,20 +131,29 @@ class SpatialAugParams(StrictModel):
     ``None`` minima mean symmetric ranges. ``zoom_ratio`` > 1 makes the content smaller.
     """
 
-    flip_lr_prob: float = Field(0.5, ge=0, le=1)
-    flip_tb_prob: float = Field(0.0, ge=0, le=1)
-    rotate_deg_max: float = Field(40.0, ge=-180, le=180)
-    rotate_deg_min: float | None = Field(None, ge=-180, le=180)
-    zoom_prob: float = Field(0.0, ge=0, le=1)
-    zoom_ratio_min: float = Field(0.5, gt=0)
-    zoom_ratio_max: float = Field(1.1, gt=0)
-    translate_max_x: float = 40.0
-    translate_min_x: float | None = None
-    translate_max_y: float = 40.0
-    translate_min_y: float | None = None
-    use_translate_ratio: bool = False
-    translate_ratio_max: float = 0.2
-    translate_ratio_min: float | None = None
+    flip_lr_prob: float = Field(0.5, ge=0, le=1, description="probability of a left-right "
+                                "flip (left and right joints swap)")
+    flip_tb_prob: float = Field(0.0, ge=0, le=1, description="probability of an upside-down "
+                                "flip")
+    rotate_deg_max: float = Field(40.0, ge=-180, le=180,
+                                  description="largest rotation, in degrees")
+    rotate_deg_min: float | None = Field(None, ge=-180, le=180, description="smallest rotation "
+                                         "(null: -rotate_deg_max)")
+    zoom_prob: float = Field(0.0, ge=0, le=1, description="probability of a random zoom")
+    zoom_ratio_min: float = Field(0.5, gt=0, description="smallest zoom ratio")
+    zoom_ratio_max: float = Field(1.1, gt=0, description="largest zoom ratio")
+    translate_max_x: float = Field(40.0, description="largest shift along x, in input pixels")
+    translate_min_x: float | None = Field(None, description="smallest shift along x (null: "
+                                          "-translate_max_x)")
+    translate_max_y: float = Field(40.0, description="largest shift along y, in input pixels")
+    translate_min_y: float | None = Field(None, description="smallest shift along y (null: "
+                                          "-translate_max_y)")
+    use_translate_ratio: bool = Field(False, description="shift by fractions of the input size "
+                                      "(translate_ratio_*) instead of pixels")
+    translate_ratio_max: float = Field(0.2, description="largest shift as a fraction of the "
+                                       "input size")
+    translate_ratio_min: float | None = Field(None, description="smallest shift as a fraction "
+                                              "(null: -translate_ratio_max)")
     target_person_scale: float = Field(
         0.6, gt=0, description="person_centric: person height as a fraction of the input height")
 
@@ -174,7 +190,8 @@ class AugmentationConfig(StrictModel):
     - ``standard_with_fixed_aspect_ratio``: the whole image stretched to the input size.
     """
 
-    spatial_augmentation_mode: SpatialMode = "person_centric"
+    spatial_augmentation_mode: SpatialMode = Field(
+        "person_centric", description="how a training image is framed (see the section)")
     spatial_aug_params: SpatialAugParams = Field(default_factory=SpatialAugParams)
     enabled: bool = Field(True, description="false: train without random augmentation")
 
@@ -213,7 +230,7 @@ class DatasetConfig(StrictModel):
 class DataloaderSpec(StrictModel):
     """The ``dataloader`` section of ``graft bpnet train`` specs."""
 
-    batch_size: int = Field(10, ge=1)
+    batch_size: int = Field(10, ge=1, description="images per batch, per GPU / process")
     workers: int = Field(2, ge=0, description="loader processes (0: load in the main process)")
     pose_config: PoseConfigRef = Field(default_factory=PoseConfigRef)
     image_config: ImageConfig = Field(default_factory=ImageConfig)

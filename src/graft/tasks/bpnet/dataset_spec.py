@@ -41,7 +41,7 @@ VISIBILITY_CODE: dict[str, int] = {"visible": 2, "occluded": 1, "not_labeled": 0
 class ModeData(StrictModel):
     """Images, masks and annotation file of one split (paths relative to the root)."""
 
-    images_root_dir_path: str
+    images_root_dir_path: str = Field(description="the split's image folder")
     mask_root_dir_path: str = Field(description="where dataset_convert --generate_masks writes")
     annotation_root_dir_path: str = Field(description="the COCO person_keypoints JSON file")
 
@@ -55,7 +55,8 @@ class VisibilityFlags(StrictModel):
     """
 
     value: dict[str, int] = Field(
-        default_factory=lambda: {"visible": 2, "occluded": 1, "not_labeled": 0})
+        default_factory=lambda: {"visible": 2, "occluded": 1, "not_labeled": 0},
+        description="flag name -> the number the annotation files use for it")
     mapping: dict[str, InternalFlag] | None = Field(
         default=None, description="flag name -> visible|occluded|not_labeled; default: identity")
 
@@ -93,22 +94,26 @@ class DataFilteringParams(StrictModel):
 class CategorySpec(StrictModel):
     """A TLT-style category entry; only ``name`` and ``keypoints`` are used."""
 
-    name: str
-    keypoints: list[str] | None = None
-    id: int | None = None
-    supercategory: str | None = None
-    num_joints: int | None = None
-    skeleton: list[list[int]] | None = None
-    skeleton_edge_names: list[list[str]] | None = None
+    name: str = Field(description="category name (matched against `category`)")
+    keypoints: list[str] | None = Field(None, description="keypoint names in annotation order")
+    id: int | None = Field(None, description="read for TLT compatibility; unused")
+    supercategory: str | None = Field(None, description="read for TLT compatibility; unused")
+    num_joints: int | None = Field(None, description="read for TLT compatibility; unused")
+    skeleton: list[list[int]] | None = Field(None, description="read for TLT compatibility; "
+                                             "unused (limbs come from the pose config)")
+    skeleton_edge_names: list[list[str]] | None = Field(
+        None, description="read for TLT compatibility; unused")
 
 
 class DatasetSpec(StrictModel):
-    """A COCO-format keypoint dataset (see the module docstring)."""
+    """The dataset spec (``--dataset_spec``, TLT's coco_spec.json): where a COCO-format
+    keypoint dataset lives and how to read its labels. Paths are relative to
+    ``root_directory_path``, itself relative to this file's folder."""
 
-    dataset: str = "coco"
+    dataset: str = Field("coco", description="annotation format; only coco is read")
     root_directory_path: SpecPath = Field(".", description="the dataset's root folder")
-    train_data: ModeData | None = None
-    test_data: ModeData | None = None
+    train_data: ModeData | None = Field(None, description="the training split")
+    test_data: ModeData | None = Field(None, description="the evaluation / validation split")
     category: str = Field("person", description="annotation category holding the keypoints")
     categories: list[CategorySpec] | None = Field(
         default=None, description="optional: keypoint names of the annotation files (TLT)")

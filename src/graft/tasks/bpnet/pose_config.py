@@ -39,15 +39,19 @@ COCO_17_JOINTS = [
 class SynthesizedJoint(StrictModel):
     """A joint not labeled in the source data, made as the mean of others (e.g. the neck)."""
 
-    name: str
-    mean_of: list[str] = Field(min_length=2)
+    name: str = Field(description="the new joint's name (one of `joints`)")
+    mean_of: list[str] = Field(min_length=2, description="source joints averaged into it")
 
 
 class PoseConfig(StrictModel):
-    """Joint layout of the model. ``limbs`` index into ``joints`` (0-based)."""
+    """Joint layout of the model (a pose config file, named by ``pose_config_path``):
+    ``limbs`` index into ``joints`` (0-based)."""
 
-    joints: list[str] = Field(default_factory=lambda: list(BPNET_18_JOINTS), min_length=2)
-    limbs: list[tuple[int, int]] = Field(default_factory=lambda: list(BPNET_18_LIMBS), min_length=1)
+    joints: list[str] = Field(default_factory=lambda: list(BPNET_18_JOINTS), min_length=2,
+                              description="the model's joints, in output-channel order")
+    limbs: list[tuple[int, int]] = Field(default_factory=lambda: list(BPNET_18_LIMBS),
+                                         min_length=1, description="joint index pairs (0-based) "
+                                         "joined by a PAF each")
     flip_pairs: list[tuple[int, int]] | None = Field(
         default=None, description="left/right joint index pairs swapped on horizontal flip; "
         "default: pairs named l_X / r_X (also left_X / right_X)")

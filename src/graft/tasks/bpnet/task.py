@@ -29,6 +29,14 @@ class BpnetTask(Task):
 
         return build_app()
 
+    def spec_models(self):
+        from graft.tasks.bpnet.dataset_spec import DatasetSpec
+        from graft.tasks.bpnet.pose_config import PoseConfig
+        from graft.tasks.bpnet.spec import BpnetTrainSpec, InferenceSpec
+
+        return {"train": BpnetTrainSpec, "inference": InferenceSpec, "dataset": DatasetSpec,
+                "pose_config": PoseConfig}
+
     def predict(self, model, inputs: Any, inference_spec: Any = None, device: str = "auto",
                 **options: Any) -> list[list[dict[str, Any]]]:
         """Paths, RGB uint8 (H, W, 3) arrays, uint8 (3, H, W) tensors or PIL images -> people

@@ -51,13 +51,18 @@ def build_app() -> typer.Typer:
     ) -> None:
         """Train a classifier from a spec; rerun the same command to resume.
 
+        `graft classification spec` prints a complete spec to start from (every key, its
+        default and meaning).
+
         Example: graft classification train -e spec.yaml -r results/ --set trainer.epochs=5
         """
+        parsed = _spec_first(spec, overrides, results_dir)
         from graft.tasks.classification.train import train as run
 
         summary = run(
             spec,
             results_dir,
+            spec=parsed,
             key=key,
             gpus=gpus,
             num_nodes=num_nodes,

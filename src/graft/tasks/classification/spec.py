@@ -11,6 +11,8 @@ from graft.spec import SpecPath, StrictModel, WeightsRef
 
 
 class ModelSpec(StrictModel):
+    """The network: a backbone from graft's table with a fresh classifier head."""
+
     arch: str = Field("resnet18", description=f"one of: {', '.join(BACKBONES)}")
     input_size: tuple[int, int] = Field((224, 224), description="network input (height, width)")
     pretrained_weights: WeightsRef | None = Field(
@@ -27,7 +29,8 @@ class ModelSpec(StrictModel):
         default_factory=list, description="block indices to freeze, 0 = stem"
     )
     freeze_bn: bool = Field(False, description="keep batch-norm statistics fixed")
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0,
+                           description="dropout rate in front of the classifier (0: none)")
     enable_qat: bool = Field(False, description="quantization-aware training (see graft.optimize)")
 
     @field_validator("arch")
@@ -50,34 +53,50 @@ class ModelSpec(StrictModel):
 
 
 class AugmentationSpec(StrictModel):
-    random_crop: bool = True
+    """Training-time augmentation (validation and inference images are only resized)."""
+
+    random_crop: bool = Field(True, description="random resized crop to input_size (false: a "
+                              "plain resize)")
     crop_scale: tuple[float, float] = Field((0.6, 1.0), description="RandomResizedCrop area range")
-    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
-    horizontal_flip: float = Field(0.5, ge=0, le=1, description="probability")
-    vertical_flip: float = Field(0.0, ge=0, le=1)
+    crop_ratio: tuple[float, float] = Field(
+        (3 / 4, 4 / 3), description="RandomResizedCrop aspect-ratio range (width / height)")
+    horizontal_flip: float = Field(0.5, ge=0, le=1, description="probability of a left-right "
+                                   "flip")
+    vertical_flip: float = Field(0.0, ge=0, le=1, description="probability of an upside-down "
+                                 "flip")
     color_jitter: tuple[float, float, float, float] = Field(
         (0.2, 0.2, 0.2, 0.0), description="brightness, contrast, saturation, hue"
     )
 
 
 class DataSpec(StrictModel):
+    """Training and validation images, one sub-folder per class (ImageFolder layout)."""
+
     train_dir: SpecPath = Field(description="ImageFolder root: one sub-directory per class")
     val_dir: SpecPath | None = Field(
         None, description="ImageFolder root with the train classes; without it the run does not "
         "validate and keeps its last epoch's model")
     batch_size: int = Field(64, ge=1, description="per GPU / process")
-    workers: int = Field(4, ge=0)
-    preprocess_mode: PreprocessMode = "torch"
+    workers: int = Field(4, ge=0, description="DataLoader worker processes (0: load in the "
+                         "main process)")
+    preprocess_mode: PreprocessMode = Field(
+        "torch", description="input normalization as in TLT/Keras: torch (/255, ImageNet mean "
+        "and std), caffe (BGR minus ImageNet means), tf (scaled to [-1, 1])")
     augmentation: AugmentationSpec = Field(default_factory=AugmentationSpec)
-    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0,
+                                   description="cross-entropy label smoothing (0: none)")
 
 
 class EvalSpec(StrictModel):
-    top_k: int = Field(5, ge=1)
-    batch_size: int = Field(64, ge=1)
+    """Evaluation: validation during training and ``graft classification evaluate``."""
+
+    top_k: int = Field(5, ge=1, description="top-k accuracy reported besides top-1")
+    batch_size: int = Field(64, ge=1, description="images per evaluation batch")
 
 
 class ClassificationSpec(StrictModel):
+    """The training spec of ``graft classification train`` (TLT's classification fields)."""
+
     model: ModelSpec = Field(default_factory=ModelSpec)
     data: DataSpec
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)

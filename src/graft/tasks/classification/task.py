@@ -24,6 +24,11 @@ class ClassificationTask(Task):
 
         return build_app()
 
+    def spec_models(self):
+        from graft.tasks.classification.spec import ClassificationSpec
+
+        return {"train": ClassificationSpec}
+
     def predict(self, model, inputs: Any, top_k: int = 5, **options: Any) -> list[dict[str, Any]]:
         """Paths, uint8 (3,H,W) tensors, or PIL images -> top-k labels and scores each."""
         import numpy as np
