@@ -34,9 +34,13 @@ GPUS: int = typer.Option(
 NUM_NODES: int = typer.Option(
     1, "--num_nodes", "--num-nodes", min=1, help="Nodes (torchrun/SLURM)."
 )
-OVERRIDES: list[str] = typer.Option(
-    [], "--set", help="Override a spec field: --set trainer.epochs=5 (repeatable)."
-)
+def overrides_option(example: str, spec: str = "spec") -> list[str]:
+    """``--set`` with an example that applies to the command's own spec."""
+    return typer.Option([], "--set", help=f"Override a field of the {spec}: --set {example} "
+                        "(repeatable; paths relative to the working directory).")
+
+
+OVERRIDES: list[str] = overrides_option("trainer.epochs=5")
 ACCELERATOR: str = typer.Option("auto", "--accelerator", help="auto | gpu | cpu")
 FORCE: bool = typer.Option(
     False, "--force", help="Replace the run in the results dir and train from scratch (the old "

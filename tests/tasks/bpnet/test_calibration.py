@@ -52,7 +52,12 @@ def test_randomize_is_reproducible(paths, tmp_path):
 def test_refuses_a_folder_with_images_and_bad_n(paths, tmp_path):
     ann, images = paths
     sample_calibration(ann, images, tmp_path / "calib", 1)
-    with pytest.raises(UserError, match="already holds 1 images"):
+    with pytest.raises(UserError, match="not empty.*exactly 1 images"):
         sample_calibration(ann, images, tmp_path / "calib", 1)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")  # any file: TLT refuses it too
+    with pytest.raises(UserError, match="not empty"):
+        sample_calibration(ann, images, tmp_path / "other", 1)
+    assert [p.name for p in (tmp_path / "other").iterdir()] == ["notes.txt"]
     with pytest.raises(UserError, match="at least one"):
         sample_calibration(ann, images, tmp_path / "x", 0)

@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 from graft.data.coco import load_coco
-from graft.data.images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES
 from graft.errors import UserError, require_dir
-from graft.fsutil import check_output_dir, write_json
+from graft.fsutil import atomic_dir, check_fresh_dir, write_json
 
 SELECTION_FILE = "calibration_selection.json"
 
@@ -54,18 +53,16 @@ def sample_calibration(
     seed: int = 0,
     category: str = "person",
 ) -> dict[str, Any]:
-    """Copy exactly ``n`` qualifying images into ``out_dir``; return what was picked."""
+    """Copy exactly ``n`` qualifying images into ``out_dir``; return what was picked.
+
+    ``out_dir`` must be new or empty (as TLT's sampler requires); it appears whole when done."""
     if n < 1:
         raise UserError(f"-n {n}: ask for at least one image")
     if min_persons < 0 or min_keypoints < 0:
         raise UserError("--min_persons and --min_keypoints must not be negative")
     image_dir = require_dir(image_dir, "image folder")
-    out = check_output_dir(out_dir, "output folder (-o)")
-    if out.exists():
-        existing = [p for p in out.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
-        if existing:
-            raise UserError(f"{out} already holds {len(existing)} images, so it would not hold "
-                            f"exactly {n}", "choose an empty output folder or empty it")
+    out = check_fresh_dir(out_dir, what="output folder (-o)",
+                          fix=f"choose an empty folder, so that it holds exactly {n} images")
     coco = load_coco(Path(annotation_file))
     ids = qualifying_images(coco, min_persons, min_keypoints, category)
     if len(ids) < n:
@@ -85,13 +82,13 @@ def sample_calibration(
     names = [str(Path(coco.imgs[i]["file_name"])).replace("/", "_") for i in picked]
     if len(set(names)) != len(names):
         raise UserError("two picked images share a file name", "give images unique names")
-    out.mkdir(parents=True, exist_ok=True)
-    for src, name in zip(sources, names, strict=True):
-        shutil.copy2(src, out / name)
     result = {"annotation_file": str(annotation_file), "image_dir": str(image_dir),
               "qualifying": len(ids), "n": n, "min_persons": min_persons,
               "min_keypoints": min_keypoints, "randomize": randomize, "seed": seed,
               "images": [{"image_id": i, "file": name} for i, name in zip(picked, names,
                                                                           strict=True)]}
-    write_json(out / SELECTION_FILE, result)
+    with atomic_dir(out) as tmp:
+        for src, name in zip(sources, names, strict=True):
+            shutil.copy2(src, tmp / name)
+        write_json(tmp / SELECTION_FILE, result)
     return result

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import typer
 
-from graft.cli_options import ACCELERATOR, FORCE, GPUS, KEY, NUM_NODES, OVERRIDES, RESULTS, SPEC
+from graft.cli_options import (
+    ACCELERATOR,
+    FORCE,
+    GPUS,
+    KEY,
+    NUM_NODES,
+    OVERRIDES,
+    RESULTS,
+    SPEC,
+    overrides_option,
+)
 from graft.console import console, labeled
 from graft.fsutil import check_output_dir
 
@@ -20,6 +30,7 @@ MODEL_FILE: Path | None = typer.Option(
 DATASET_SPEC: Path = typer.Option(..., "--dataset_spec", "--dataset-spec", "-d",
                                   help="Dataset spec (JSON/YAML, like TLT's coco_spec.json).")
 DEVICE: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N")
+INFER_OVERRIDES: list[str] = overrides_option("heatmap_threshold=0.05", "inference spec")
 
 
 def _inference_setup(inference_spec: Path | None, model_file: Path | None, key: str | None,
@@ -91,7 +102,7 @@ def evaluate(
     dataset_spec: Path = DATASET_SPEC,
     results_dir: Path | None = typer.Option(None, "-r", "--results_dir", "--results-dir",
                                             help="Writes results.json/.csv, predictions.json."),
-    key: str | None = KEY, overrides: list[str] = OVERRIDES, device: str = DEVICE,
+    key: str | None = KEY, overrides: list[str] = INFER_OVERRIDES, device: str = DEVICE,
     max_images: int | None = typer.Option(None, "--max_images", "--max-images", min=1,
                                           help="Evaluate on the first N images only."),
 ) -> None:
@@ -129,7 +140,7 @@ def inference(
     dump_visualizations: bool = typer.Option(
         False, "--dump_visualizations", "--dump-visualizations",
         help="Save images with skeletons (or an annotated .mp4 for video input)."),
-    overrides: list[str] = OVERRIDES, device: str = DEVICE,
+    overrides: list[str] = INFER_OVERRIDES, device: str = DEVICE,
 ) -> None:
     """Find people and their keypoints; writes RESULTS/detections.json (per frame).
 
@@ -154,15 +165,19 @@ def inference(
 def sample_calibration(
     annotation_file: Path = typer.Option(..., "-a", "--annotation_file", "--annotation-file",
                                          help="COCO keypoint annotation file."),
-    image_dir: Path = typer.Option(..., "-i", "--image_dir", "--image-dir",
+    image_dir: Path = typer.Option(..., "-i", "--image_dir", "--image-dir", "--image_root_dir",
                                    help="Folder of the annotated images."),
     out_dir: Path = typer.Option(..., "-o", "--output_dir", "--output-dir",
-                                 help="Empty folder that receives the images."),
+                                 "--output_image_root_dir",
+                                 help="New or empty folder that receives the images."),
     n: int = typer.Option(..., "-n", "--num_images", help="Exactly this many images."),
-    min_persons: int = typer.Option(1, "--min_persons", "--min-persons", "-pth",
-                                    help="Images need at least this many qualifying persons."),
-    min_keypoints: int = typer.Option(1, "--min_keypoints", "--min-keypoints",
-                                      help="A person qualifies with this many labeled joints."),
+    min_persons: int = typer.Option(
+        1, "--min_persons", "--min-persons", "--min_persons_per_image", "-pth",
+        help="Images need at least this many qualifying persons (-pth is TLT's name here: a "
+        "person threshold, not prune's pruning threshold)."),
+    min_keypoints: int = typer.Option(
+        1, "--min_keypoints", "--min-keypoints", "--min_kpts_per_person", "-kth",
+        help="A person qualifies with this many labeled joints (TLT's -kth)."),
     randomize: bool = typer.Option(False, "--randomize", help="Pick at random (else in order)."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:

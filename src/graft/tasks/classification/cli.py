@@ -18,8 +18,11 @@ from graft.cli_options import (
     RESULTS,
     RESULTS_OPT,
     SPEC,
+    overrides_option,
 )
 from graft.console import console
+
+EVAL_OVERRIDES: list[str] = overrides_option("eval.batch_size=16")
 
 
 def _spec_first(spec: Path, overrides: list[str], results_dir: Path | None):
@@ -79,7 +82,7 @@ def build_app() -> typer.Typer:
         model: Path = MODEL,
         key: str | None = KEY,
         results_dir: Path | None = RESULTS_OPT,
-        overrides: list[str] = OVERRIDES,
+        overrides: list[str] = EVAL_OVERRIDES,
     ) -> None:
         """Evaluate a model (.graft, .onnx or .engine) on the spec's val_dir.
 
@@ -120,9 +123,11 @@ def build_app() -> typer.Typer:
             help="Spec (unused fields are fine; kept for TLT-compatible command lines).",
         ),
         model: Path = MODEL,
-        images: Path = typer.Option(
-            ..., "-i", "--image", "--input", help="An image, a directory or a .txt list."
-        ),
+        images: Path | None = typer.Option(
+            None, "-i", "--image", "--input", help="An image, a directory or a .txt list."),
+        image_dir: Path | None = typer.Option(
+            None, "-d", "--image_dir", "--image-dir", help="A directory of images (TLT's flag "
+            "for folders; -i takes folders too)."),
         key: str | None = KEY,
         results_dir: Path = RESULTS,
         top_k: int = typer.Option(5, "--top_k", "--top-k", min=1),
@@ -132,9 +137,13 @@ def build_app() -> typer.Typer:
         Example: graft classification inference -m model.graft -i images/ -r results/infer
         """
         from graft.data.images import skipped_note
+        from graft.errors import UserError
         from graft.tasks.classification.inference import infer
 
-        results = infer(model, images, results_dir, key=key, top_k=top_k)
+        if (images is None) == (image_dir is None):
+            raise UserError("give the images with -i (an image, a folder or a .txt list) or "
+                            "-d (a folder)", "pass exactly one of them")
+        results = infer(model, images or image_dir, results_dir, key=key, top_k=top_k)
         failed = sum(1 for r in results if r.get("error"))
         console.print(f"{len(results) - failed} images classified"
                       f"{skipped_note(failed, 'results.json')}; results in "
