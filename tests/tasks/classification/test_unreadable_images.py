@@ -7,19 +7,12 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from graft import archive
 from graft.cli import main
-from graft.data.preprocess import normalization_for
 from graft.tasks.classification.data import eval_transform, image_folder
-from graft.tasks.classification.model import build_network
-from graft.tasks.classification.spec import ClassificationSpec
-from graft.tasks.classification.train import manifest_for
-from tests.conftest import classification_spec_dict
 
 
 def add_16_bit_png(folder, name="wide.png"):
@@ -36,18 +29,6 @@ def test_16_bit_png_batches_with_8_bit_images(shapes_dir, tmp_path):
     batches = list(DataLoader(dataset, batch_size=len(dataset)))
     images = batches[0][0]
     assert images.dtype == torch.uint8 and images.shape == (len(dataset), 3, 32, 32)
-
-
-@pytest.fixture(scope="module")
-def untrained_model(tmp_path_factory, shapes_dir):
-    """A classification .graft written without training (inference only needs a network)."""
-    spec = ClassificationSpec.model_validate(classification_spec_dict(shapes_dir))
-    classes = ["circle", "square", "triangle"]
-    net, arch = build_network(spec.model, classes)
-    path = tmp_path_factory.mktemp("model") / "model.graft"
-    archive.save(path, net.state_dict(),
-                 manifest_for(spec, arch, classes, normalization_for("torch"), {}))
-    return path
 
 
 def test_inference_skips_unreadable_images(untrained_model, shapes_dir, tmp_path, capsys):

@@ -131,8 +131,11 @@ def build_app() -> typer.Typer:
         key: str | None = KEY,
         results_dir: Path = RESULTS,
         top_k: int = typer.Option(5, "--top_k", "--top-k", min=1),
+        no_images: bool = typer.Option(False, "--no_images", "--no-images",
+                                       help="Skip the labeled copies in RESULTS/images."),
     ) -> None:
-        """Classify images; writes result.csv and results.json into the results dir.
+        """Classify images; writes result.csv, results.json and a copy of each image with its
+        label and score drawn (RESULTS/images/NAME.png) into the results dir.
 
         Example: graft classification inference -m model.graft -i images/ -r results/infer
         """
@@ -143,11 +146,13 @@ def build_app() -> typer.Typer:
         if (images is None) == (image_dir is None):
             raise UserError("give the images with -i (an image, a folder or a .txt list) or "
                             "-d (a folder)", "pass exactly one of them")
-        results = infer(model, images or image_dir, results_dir, key=key, top_k=top_k)
+        results = infer(model, images or image_dir, results_dir, key=key, top_k=top_k,
+                        render=not no_images)
         failed = sum(1 for r in results if r.get("error"))
+        drawn = "" if no_images else f", labeled images in {results_dir / 'images'}"
         console.print(f"{len(results) - failed} images classified"
                       f"{skipped_note(failed, 'results.json')}; results in "
-                      f"{results_dir}/result.csv")
+                      f"{results_dir / 'result.csv'}{drawn}")
 
     from graft.optimize.cli import add_optimize_commands
     from graft.tasks.classification.task import TASK

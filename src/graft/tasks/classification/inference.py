@@ -2,7 +2,8 @@
 
 An image that cannot be read (corrupt, empty) is skipped and listed in both results files
 with its reason (empty label and score in ``result.csv``, ``"error"`` in ``results.json``);
-the run fails only when no image at all could be read.
+the run fails only when no image at all could be read. Every classified image is also written
+with its top label and score drawn on it (``images/NAME.png``, named in ``results.json``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rich.progress import Progress
 from graft.data.images import Skipped, iter_readable, list_images
 from graft.fsutil import check_output_dir, write_json, write_text
 from graft.tasks.classification.data import eval_transform
+from graft.tasks.classification.render import Renderer
 from graft.tasks.classification.runner import Classifier, load_classifier
 
 
@@ -50,10 +52,13 @@ def infer(
     batch_size: int = 32,
     device: str | None = None,
     progress: bool = True,
+    render: bool = True,
 ) -> list[dict[str, Any]]:
-    """Classify every input image; writes ``result.csv`` and ``results.json``. Returns a record
-    per image, in input order; an unreadable one has ``label`` None and an ``error``."""
+    """Classify every input image; writes ``result.csv``, ``results.json`` and (``render``)
+    the labeled images. Returns a record per image, in input order; an unreadable one has
+    ``label`` None and an ``error``."""
     out = check_output_dir(results_dir)
+    renderer = Renderer(out) if render else None
     clf = load_classifier(model_path, key, device or "auto")
     files = list_images(inputs)
     predicted: dict[str, dict[str, Any]] = {}
@@ -65,8 +70,11 @@ def infer(
             readable = list(iter_readable(chunk, skipped))
             if readable:
                 preds = classify(clf, [image for _, image in readable], top_k)
-                for (f, _), pred in zip(readable, preds, strict=True):
+                for (f, image), pred in zip(readable, preds, strict=True):
                     predicted[str(f)] = {"image": str(f), **pred}
+                    if renderer is not None:
+                        predicted[str(f)]["rendered"] = renderer.write(
+                            str(f), image, pred["label"], pred["score"])
             bar.advance(job, len(chunk))
     failed = {r["image"]: {**r, "label": None, "score": None} for r in skipped.records()}
     results = [predicted.get(str(f)) or failed[str(f)] for f in files]
