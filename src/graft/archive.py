@@ -15,7 +15,8 @@ hand edits are caught in plain files too. From format version 2 the hash covers 
 the manifest (its canonical JSON without the hash itself): an edited class list or
 normalization fails the check like an edited weight. Version-1 files (tensors only) still load.
 The hash guards against accidents, not attackers (anyone can recompute it); encryption with a
-key is what authenticates a file. Nothing is ever pickled.
+key is what authenticates a file. A ``.graft`` file holds no pickle (training checkpoints are
+``torch.save`` files, read back with ``weights_only=True``: see :mod:`graft.engine.checkpoints`).
 """
 
 from __future__ import annotations

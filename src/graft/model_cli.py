@@ -26,7 +26,9 @@ def info(
     The file is verified as loading it would (decryption, content hash): a truncated or edited
     model is an error, not a card.
 
-    Example: graft model info results/model.graft -k $KEY
+    Example: graft model info results/model.graft
+
+    Example (encrypted; or set GRAFT_KEY once): graft model info results/model.graft -k KEY
     """
     from graft.api import count_pruned_layers, read
 

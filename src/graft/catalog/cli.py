@@ -16,10 +16,10 @@ from graft.cli_options import KEY
 from graft.console import console
 
 app = typer.Typer(
-    help="List, inspect, pull and push pretrained models (a catalog is a directory or an "
-    f"http(s) URL; default ${CATALOG_ENV}, else ~/.cache/graft/catalog). graft ships no "
-    "models: a catalog holds what you or your team pushed into it.\n\n"
-    "Example: graft catalog push results/model.graft --name resnet18-shapes --version 1.0.0",
+    help="List, inspect, pull and push .graft models (a catalog is a directory or an "
+    f"http(s) URL; default ${CATALOG_ENV}, else ~/.cache/graft/catalog). A catalog holds the "
+    "models you push or build into it.\n\n"
+    "Example: graft catalog push results/model.graft --name my-classifier --version 1.0.0",
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -52,7 +52,7 @@ def list_models(
 ) -> None:
     """List the models in a catalog (the latest version of each, unless --all).
 
-    Example: graft catalog list --catalog https://models.example.org/graft --task classification
+    Example: graft catalog list --catalog /srv/graft-catalog --task classification
     """
     source = open_catalog(catalog)
     index = source.read_index()
@@ -81,7 +81,7 @@ def info(
 ) -> None:
     """Show a model's card: task, architecture, dataset, metrics, input, params, license, sha256.
 
-    Example: graft catalog info resnet18-shapes:1.0.0
+    Example (after a push): graft catalog info my-classifier:1.0.0
     """
     name, version = parse_ref(ref)
     index = open_catalog(catalog).read_index()
@@ -123,7 +123,7 @@ def pull(
 
     Rerunning an interrupted pull resumes it. A file that fails its checksum is never left in DIR.
 
-    Example: graft catalog pull resnet18-shapes -o models/
+    Example (a model pushed earlier): graft catalog pull my-classifier -o models/
     """
     path, card, downloaded = client.pull(ref, output, catalog=catalog, progress=not quiet)
     state = "pulled" if downloaded else "already up to date:"
@@ -153,7 +153,7 @@ def push(
 
     An existing NAME:VERSION is refused unless --force. Serve the directory over HTTP to share it.
 
-    Example: graft catalog push model.graft --name resnet18-shapes --version 1.0.0 -c /srv/cat
+    Example: graft catalog push model.graft --name my-classifier --version 1.0.0 -c /srv/cat
     """
     target = catalog or default_catalog()
     card = client.push(model, name, version, target, key=key, force=force, dataset=dataset,
