@@ -76,8 +76,8 @@ def _new_temporary(target: Path) -> Path:
 
 
 def _nearest_existing(path: Path) -> Path:
-    """``path`` itself or the closest parent folder of it that exists."""
-    p = path.absolute()
+    """``path`` itself or the closest parent of it that exists, spelled as the user gave it."""
+    p = path
     while not p.exists() and p != p.parent:
         p = p.parent
     return p
@@ -96,7 +96,7 @@ def check_output_dir(path: str | os.PathLike, what: str = "results folder") -> P
         raise UserError(f"cannot create {what} {p}: {base} is a file",
                         "choose a path whose parents are folders")
     if not os.access(base, os.W_OK | os.X_OK):
-        where = "it" if base == p.absolute() else f"its parent {base}"
+        where = "it" if base == p else f"its parent {base}"
         raise UserError(f"cannot write {what} {p}: {where} is not writable by this user",
                         "choose a folder you can write to, or change its permissions")
     return p
