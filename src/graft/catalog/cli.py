@@ -81,7 +81,7 @@ def info(
 ) -> None:
     """Show a model's card: task, architecture, dataset, metrics, input, params, license, sha256.
 
-    Example (after a push): graft catalog info my-classifier:1.0.0
+    Example: graft catalog info my-classifier:1.0.0
     """
     name, version = parse_ref(ref)
     index = open_catalog(catalog).read_index()
@@ -123,7 +123,7 @@ def pull(
 
     Rerunning an interrupted pull resumes it. A file that fails its checksum is never left in DIR.
 
-    Example (a model pushed earlier): graft catalog pull my-classifier -o models/
+    Example: graft catalog pull my-classifier -o models/
     """
     path, card, downloaded = client.pull(ref, output, catalog=catalog, progress=not quiet)
     state = "pulled" if downloaded else "already up to date:"
