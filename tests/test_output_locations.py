@@ -40,6 +40,9 @@ def ws(tmp_path_factory, shapes_dir) -> Path:
     (root / "gt.json").write_text(json.dumps(coco))
     (root / "preds.json").write_text("[]")
     (root / "dataset_spec.json").write_text(json.dumps({"root_directory_path": "."}))
+    (root / "dnet.yaml").write_text(yaml.safe_dump({"dataset_config": {
+        "data_sources": [{"image_directory_path": "images", "label_directory_path": "labels"}],
+        "target_class_mapping": {"car": "car"}}}))
     return root
 
 
@@ -63,6 +66,17 @@ COMMANDS = [
      "dir"),
     ("bpnet sample_calibration",
      "bpnet sample_calibration -a {ws}/gt.json -i {shapes}/val -o {out} -n 1", "dir"),
+    ("detectnet_v2 train", "detectnet_v2 train -e {ws}/dnet.yaml -r {out}", "dir"),
+    ("detectnet_v2 evaluate",
+     "detectnet_v2 evaluate -e {ws}/dnet.yaml -m {ws}/model.graft -r {out}", "dir"),
+    ("detectnet_v2 inference",
+     "detectnet_v2 inference -e {ws}/dnet.yaml -m {ws}/model.graft -i {shapes}/val -o {out}",
+     "dir"),
+    ("detectnet_v2 dataset_convert", "detectnet_v2 dataset_convert -d {ws}/dnet.yaml -o {out}",
+     "dir"),
+    ("detectnet_v2 check_labels",
+     "detectnet_v2 check_labels -d {ws}/dnet.yaml -e {ws}/dnet.yaml -r {out}", "dir"),
+    ("detectnet_v2 export", "detectnet_v2 export -m {ws}/model.graft -o {out}", "file"),
     ("gaussrank fit", "gaussrank fit -i {ws}/table.csv -o {out}", "file"),
     ("catalog push", "catalog push {ws}/model.graft --name m --version 1.0.0 -c {out}", "dir"),
     ("catalog pull", "catalog pull m -o {out} -c {ws}", "dir"),

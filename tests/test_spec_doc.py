@@ -25,6 +25,9 @@ SPECS = [(name, kind) for name in tasks.available()
 MINIMAL = {
     ("classification", "train"): {"data": {"train_dir": "images"}},
     ("bpnet", "train"): {"dataloader": {"dataset_config": {"dataset_spec": "data.json"}}},
+    ("detectnet_v2", "train"): {"dataset_config": {
+        "data_sources": [{"image_directory_path": "images", "label_directory_path": "labels"}],
+        "target_class_mapping": {"car": "car"}}},
     ("bpnet", "dataset"): {"test_data": {"images_root_dir_path": "images", "mask_root_dir_path":
                                          "masks", "annotation_root_dir_path": "test.json"}},
 }

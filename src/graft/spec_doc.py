@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
+from graft.spec import COMMENTED
 from graft.spec_paths import PathField
 
 REQUIRED = object()  # the default of a field the spec must give
@@ -39,6 +40,7 @@ class FieldDoc:
     section: type[BaseModel] | None  # a nested section (also the item of a list/mapping)
     container: str  # "" for a value or a section, "list" / "mapping" of sections
     optional_section: bool  # a section that is absent (null) unless given
+    commented: bool = False  # printed commented out: its defaults follow other keys
 
 
 def model_summary(model: type[BaseModel]) -> str:
@@ -167,11 +169,13 @@ def fields(model: type[BaseModel], prefix: str = "",
             default = defaults[key]
         section, container, optional = _section_of(info.annotation)
         description = info.description or (model_summary(section) if section else "")
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         out.append(FieldDoc(
             key=key, path=f"{prefix}{key}", type=type_words(info.annotation, info.metadata),
             default=default, allowed=allowed_values(info.annotation),
             bounds=bounds_words(info.metadata), description=" ".join(description.split()),
-            section=section, container=container, optional_section=optional))
+            section=section, container=container, optional_section=optional,
+            commented=extra.get("template") == COMMENTED["template"]))
     return out
 
 
@@ -218,13 +222,16 @@ def _comment(f: FieldDoc) -> str:
 def _yaml_lines(model: type[BaseModel], indent: str, commented: bool, prefix: str = "",
                 defaults: dict[str, Any] | None = None) -> list[str]:
     lines: list[str] = []
-    hide = "# " if commented else ""
     for f in fields(model, prefix, defaults):
+        hide = "# " if commented or f.commented else ""
+        inner_commented = commented or f.commented
         lines.append(f"{indent}{_comment(f)}")
-        if f.section is not None and f.container == "" and (
+        if f.section is not None and f.container == "" and not f.section.model_fields:
+            lines.append(f"{indent}{hide}{f.key}: {{}}")  # a section without keys
+        elif f.section is not None and f.container == "" and (
                 f.default is REQUIRED or isinstance(f.default, dict)):
             lines.append(f"{indent}{hide}{f.key}:")
-            lines += _yaml_lines(f.section, indent + "  ", commented, f"{f.path}.",
+            lines += _yaml_lines(f.section, indent + "  ", inner_commented, f"{f.path}.",
                                  _inner_defaults(f))
         elif f.section is not None and f.container == "" and f.optional_section:
             lines.append(f"{indent}{hide}{f.key}: null  # or, to use it:")

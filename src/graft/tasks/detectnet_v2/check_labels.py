@@ -135,14 +135,14 @@ def check_labels(dataset_spec: str | Path, spec: DetectNetSpec, results_dir: str
                  num_images: int = 8, max_images: int | None = None, seed: int = 0,
                  progress: bool = True) -> dict[str, Any]:
     """Counts, round-trip AP and sample pictures (module docstring); returns the report."""
-    from graft.fsutil import write_json
+    from graft.fsutil import check_output_dir, write_json
     from graft.metrics.tables import write_csv
     from graft.tasks.detectnet_v2.decoder import DetectionDecoder
     from graft.tasks.detectnet_v2.encoder import TargetEncoder
     from graft.tasks.detectnet_v2.records import load_dataset, load_dataset_spec
     from graft.tasks.detectnet_v2.roundtrip import round_trip
 
-    out = Path(results_dir)
+    out = check_output_dir(results_dir)
     dataset = _reindex(load_dataset(load_dataset_spec(dataset_spec)), spec)
     records = dataset.train + (dataset.val or [])
     counts = dataset.counts(records)

@@ -6,8 +6,18 @@ from pathlib import Path
 
 import typer
 
-from graft.cli_options import ACCELERATOR, FORCE, GPUS, KEY, MODEL, NUM_NODES, OVERRIDES, SPEC
+from graft.cli_options import (
+    ACCELERATOR,
+    FORCE,
+    GPUS,
+    KEY,
+    MODEL,
+    NUM_NODES,
+    SPEC,
+    overrides_option,
+)
 from graft.console import console, err_console, labeled
+from graft.fsutil import check_output_dir
 
 DATASET_SPEC: Path = typer.Option(
     ..., "-d", "--dataset_export_spec", "--dataset_spec", "--dataset-spec",
@@ -16,6 +26,11 @@ THRESHOLD: float = typer.Option(
     0.3, "-t", "--threshold", min=0.0, max=1.0,
     help="Keep detections whose score (0..1, coverage sum over an ideal object's) reaches this.")
 DEVICE: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N")
+TRAIN_SET: list[str] = overrides_option("training_config.num_epochs=5")
+EVAL_SET: list[str] = overrides_option("evaluation_config.average_precision_mode=sample")
+INFER_SET: list[str] = overrides_option(
+    "postprocessing_config.target_class_config.car.clustering_config.dbscan_eps=0.2")
+LABELS_SET: list[str] = overrides_option("bbox_rasterizer_config.deadzone_radius=0.5")
 
 
 def _spec(spec: Path, overrides: list[str]):
@@ -39,6 +54,7 @@ def dataset_convert(
     from graft.metrics.tables import table
     from graft.tasks.detectnet_v2.convert import dataset_convert as run
 
+    check_output_dir(output_dir, "output folder (-o)")
     s = run(dataset_spec, output_dir, images=images)
     for split, info in s["splits"].items():
         rows = [[name, c["objects"], c["ignored"], c["images"]]
@@ -59,17 +75,23 @@ def train(spec: Path = SPEC,
           key: str | None = KEY, gpus: int = GPUS, num_nodes: int = NUM_NODES,
           use_amp: bool = typer.Option(False, "--use_amp", "--use-amp",
                                        help="Mixed precision on GPUs (bf16 where supported)."),
-          overrides: list[str] = OVERRIDES, accelerator: str = ACCELERATOR,
+          overrides: list[str] = TRAIN_SET, accelerator: str = ACCELERATOR,
           force: bool = FORCE) -> None:
     """Train DetectNet_v2 from a spec; rerun the same command to resume. The best model is
     the one with the highest validation mAP.
 
+    `graft detectnet_v2 spec` prints a complete spec to start from (every key, its default and
+    meaning).
+
     Example: graft detectnet_v2 train -e specs/train.yaml -r results/detectnet --use_amp
     """
+    parsed = _spec(spec, overrides)  # before torch loads: a typo is reported at once
+    check_output_dir(results_dir)
     from graft.tasks.detectnet_v2.train import train as run
 
     summary = run(spec, results_dir, key=key, gpus=gpus, num_nodes=num_nodes,
-                  overrides=overrides, accelerator=accelerator, force=force, use_amp=use_amp)
+                  overrides=overrides, accelerator=accelerator, force=force, use_amp=use_amp,
+                  spec=parsed)
     for line in summary.lines():
         console.print(line)
 
@@ -78,18 +100,21 @@ def evaluate(spec: Path = SPEC, model: Path = MODEL, key: str | None = KEY,
              results_dir: Path | None = typer.Option(
                  None, "-r", "--results_dir", "--results-dir",
                  help="Writes results.json/.csv, PR curves, confusion matrix, coco/."),
-             threshold: float = THRESHOLD, overrides: list[str] = OVERRIDES,
+             threshold: float = THRESHOLD, overrides: list[str] = EVAL_SET,
              device: str = DEVICE) -> None:
     """Per-class AP and mAP (evaluation_config) and COCO AP of a .graft, .onnx or TensorRT
     model on the spec's validation data; the threshold applies to the confusion matrix.
 
     Example: graft detectnet_v2 evaluate -e specs/train.yaml -m results/model.graft -r eval/
     """
+    parsed = _spec(spec, overrides)
+    if results_dir is not None:
+        check_output_dir(results_dir)
     from graft.metrics.tables import table
     from graft.tasks.detectnet_v2.evaluate import CLASS_COLUMNS
     from graft.tasks.detectnet_v2.evaluate import evaluate as run
 
-    r = run(_spec(spec, overrides), model, key=key, results_dir=results_dir,
+    r = run(parsed, model, key=key, results_dir=results_dir,
             threshold=threshold, device=device, spec_name=str(spec))
     console.print(table(CLASS_COLUMNS, r["per_class"],
                         title=f"{model.name} ({r['backend']}, {r['images']} images, "
@@ -110,17 +135,19 @@ def inference(spec: Path = SPEC, model: Path = MODEL,
                                                    "detections.json."),
               threshold: float = THRESHOLD, key: str | None = KEY,
               batch_size: int = typer.Option(8, "--batch_size", "--batch-size", min=1),
-              overrides: list[str] = OVERRIDES, device: str = DEVICE) -> None:
+              overrides: list[str] = INFER_SET, device: str = DEVICE) -> None:
     """Detect objects: rendered images, KITTI label files with scores and detections.json.
 
     Example: graft detectnet_v2 inference -e specs/train.yaml -m model.onnx -i images/ -o out/
     -t 0.4
     """
+    parsed = _spec(spec, overrides)
+    check_output_dir(output_dir, "output folder (-o)")
     from graft.data.images import skipped_note
     from graft.tasks.detectnet_v2.detector import load_detector
     from graft.tasks.detectnet_v2.inference import run_inference
 
-    detector = load_detector(model, _spec(spec, overrides), key=key, device=device)
+    detector = load_detector(model, parsed, key=key, device=device)
     r = run_inference(detector, images, output_dir, threshold=threshold, batch_size=batch_size)
     console.print(f"{r['detections']} detections in {r['images']} images"
                   f"{skipped_note(len(r['skipped']), 'detections.json')}; results in "
@@ -135,7 +162,7 @@ def check_labels(
                                    help="Sample images to render."),
     max_images: int | None = typer.Option(None, "--max_images", "--max-images", min=1,
                                           help="Score the first N images only."),
-    seed: int = typer.Option(0, "--seed"), overrides: list[str] = OVERRIDES,
+    seed: int = typer.Option(0, "--seed"), overrides: list[str] = LABELS_SET,
 ) -> None:
     """Report per-class counts and the round-trip mAP (labels -> targets -> the production
     clustering -> the production evaluator), and render targets over sample images. Near 1.0
@@ -143,10 +170,12 @@ def check_labels(
 
     Example: graft detectnet_v2 check_labels -d specs/dataset.yaml -e specs/train.yaml -r out/
     """
+    parsed = _spec(spec, overrides)
+    check_output_dir(results_dir)
     from graft.tasks.detectnet_v2.check_labels import check_labels as run
     from graft.tasks.detectnet_v2.check_labels import report_lines
 
-    report = run(dataset_spec, _spec(spec, overrides), results_dir, num_images=num_images,
+    report = run(dataset_spec, parsed, results_dir, num_images=num_images,
                  max_images=max_images, seed=seed)
     for style, line in report_lines(report):
         target = err_console if style == "bold red" else console

@@ -96,6 +96,10 @@ def evaluate(spec: DetectNetSpec, model_path: str | Path, *, key: str | None = N
     from graft.metrics.confusion import detection_confusion_matrix
     from graft.metrics.detection import confusion_pairs, evaluate_detections, to_coco
 
+    if results_dir is not None:
+        from graft.fsutil import check_output_dir
+
+        check_output_dir(results_dir)
     records = validation_records(spec, spec_name)
     batch = batch_size or spec.training_config.batch_size_per_gpu
     detector = load_detector(model_path, spec, key=key, device=device)

@@ -83,9 +83,11 @@ def run_inference(detector: Detector, inputs: str | Path, out_dir: str | Path, *
     """Detect, render and write (module docstring); returns counts and the skipped images."""
     from rich.progress import track
 
+    from graft.fsutil import check_output_dir
+
+    out = check_output_dir(out_dir, "output folder (-o)")
     files = list_images(inputs)
     root = Path(inputs) if Path(inputs).is_dir() else Path(inputs).parent
-    out = Path(out_dir)
     found: dict[Path, list[dict[str, Any]]] = {}
     skipped = Skipped()
     for start in track(range(0, len(files), batch_size), description="inference",

@@ -46,14 +46,12 @@ import torch
 from torch import nn
 
 from graft.errors import UserError
-from graft.nn.backbones import BACKBONES, check_arch, feature_trunk
+from graft.nn.backbones import check_arch, feature_trunk
 from graft.tasks.detectnet_v2.data_spec import STRIDE
+from graft.tasks.detectnet_v2.spec import ARCHS
 
 INPUT_NAME = "input_1"
 OUTPUT_NAMES = ("output_cov/Sigmoid", "output_bbox/BiasAdd")
-_TLT_ARCHS = ("resnet10", "resnet18", "resnet34", "resnet50", "vgg16", "mobilenet_v2",
-              "efficientnet_b0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
-ARCHS = tuple(a for a in _TLT_ARCHS if a in BACKBONES)
 INITIAL_COVERAGE = 0.001
 
 

@@ -31,7 +31,8 @@ from pydantic import Field, model_validator
 
 from graft.data.kitti import class_key
 from graft.engine.config import LRScheduleSpec, OptimizerSpec, RegularizerSpec, TrainerSpec
-from graft.spec import StrictModel, WeightsRef
+from graft.nn.backbones import BACKBONES
+from graft.spec import COMMENTED, StrictModel, WeightsRef
 from graft.tasks.detectnet_v2.data_spec import AugmentationConfig, DatasetConfig
 from graft.tasks.detectnet_v2.sections import (
     BboxRasterizerConfig,
@@ -44,6 +45,12 @@ from graft.tasks.detectnet_v2.sections import (
     PostprocessingConfig,
     RasterClass,
 )
+
+# The DetectNet_v2 backbones graft has (graft.tasks.detectnet_v2.model builds them); named
+# here so a spec validates without loading PyTorch.
+_TLT_ARCHS = ("resnet10", "resnet18", "resnet34", "resnet50", "vgg16", "mobilenet_v2",
+              "efficientnet_b0", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+ARCHS = tuple(a for a in _TLT_ARCHS if a in BACKBONES)
 
 
 class ModelConfig(StrictModel):
@@ -81,8 +88,6 @@ class ModelConfig(StrictModel):
 
     @model_validator(mode="after")
     def _arch(self) -> ModelConfig:
-        from graft.tasks.detectnet_v2.model import ARCHS
-
         arch = self.arch
         if arch not in ARCHS:
             raise ValueError(f"arch {self.arch!r} is not a DetectNet_v2 backbone; "
@@ -125,7 +130,7 @@ class TrainingConfig(StrictModel):
     trainer: TrainerSpec = Field(default_factory=TrainerSpec, description="graft's other "
                                  "loop settings (precision, compile, keep_checkpoints, ...); "
                                  "its epochs, checkpoint_interval, validation_interval and "
-                                 "seed follow TLT's fields")
+                                 "seed follow TLT's fields", json_schema_extra=COMMENTED)
 
 
 _PER_CLASS = ("bbox_rasterizer_config.target_class_config",

@@ -31,6 +31,11 @@ class DetectNetV2Task(Task):
 
         return build_app()
 
+    def spec_models(self):
+        from graft.tasks.detectnet_v2.spec import DetectNetSpec
+
+        return {"train": DetectNetSpec}
+
     def predict(self, model, inputs: Any, threshold: float = 0.0, spec: Any = None,
                 **options: Any) -> list[list[dict[str, Any]]]:
         """Paths, uint8 (3, H, W) tensors, (H, W, 3) arrays or PIL images -> per image a list of
