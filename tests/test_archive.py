@@ -138,4 +138,4 @@ def test_format_1_files_still_load_and_newer_formats_are_refused(tmp_path: Path,
     with pytest.raises(ArchiveError, match="newer graft"):
         archive.load(write(archive.FORMAT_VERSION + 1, "x"))
     stored = archive.save(tmp_path / "new.graft", tensors, MANIFEST)
-    assert stored["format_version"] == archive.FORMAT_VERSION == 2
+    assert stored["format_version"] == archive.FORMAT_VERSION == 3

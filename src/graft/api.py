@@ -3,31 +3,35 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from graft import archive
 from graft.errors import ArchiveError, UserError
+from graft.manifest import Manifest
 from graft.nn.surgery import apply_layer_shapes, pruned_layers, record_layer_shapes
+
+if TYPE_CHECKING:
+    from graft.tasks.base import Task
 
 
 def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def build_module(manifest: dict[str, Any]) -> nn.Module:
+def build_module(manifest: Manifest) -> nn.Module:
     """Rebuild the network described by a manifest (architecture + recorded layer shapes)."""
     from graft import tasks
 
-    task = tasks.get(manifest["task"])
-    arch = manifest["architecture"]
-    module = task.build_model(arch)
-    if arch.get("layer_shapes"):
-        apply_layer_shapes(module, arch["layer_shapes"])
-    if arch.get("qat"):  # fake-quant wrappers go on after the (possibly pruned) shapes
+    task = tasks.get(manifest.require_task())
+    module = task.build_model(manifest.architecture)
+    if manifest.layer_shapes:
+        apply_layer_shapes(module, manifest.layer_shapes)
+    if manifest.qat:  # fake-quant wrappers go on after the (possibly pruned) shapes
         from graft.optimize.quantize import prepare_qat
 
         prepare_qat(module)
@@ -37,19 +41,19 @@ def build_module(manifest: dict[str, Any]) -> nn.Module:
 class GraftModel:
     """A network together with its manifest: classes, input spec, training spec, metrics."""
 
-    def __init__(self, module: nn.Module, manifest: dict[str, Any]) -> None:
+    def __init__(self, module: nn.Module, manifest: Manifest | Mapping[str, Any]) -> None:
         self.module = module
-        self.manifest = manifest
+        self.manifest = Manifest.of(manifest)
 
     @property
-    def task(self):
+    def task(self) -> Task:
         from graft import tasks
 
-        return tasks.get(self.manifest["task"])
+        return tasks.get(self.manifest.require_task())
 
     @property
     def classes(self) -> list[str]:
-        return list(self.manifest.get("classes", []))
+        return list(self.manifest.classes)
 
     @property
     def num_params(self) -> int:
@@ -63,36 +67,52 @@ class GraftModel:
         self.module.to(device)
         return self
 
-    def save(self, path: str | Path, key: str | None = None) -> dict[str, Any]:
-        """Write a ``.graft`` file (atomically); records the current layer shapes and params."""
+    def save(self, path: str | Path, key: str | None = None) -> Manifest:
+        """Write a ``.graft`` file (atomically); records the current layer shapes, params and
+        provenance (graft version, creation time unless already set)."""
         from graft import __version__
 
-        manifest = dict(self.manifest)
-        arch = dict(manifest.get("architecture", {}))
-        arch["layer_shapes"] = record_layer_shapes(self.module)
-        manifest["architecture"] = arch
-        manifest["params"] = self.num_params
-        manifest["graft_version"] = __version__
-        manifest.setdefault(
-            "created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        )
-        self.manifest = archive.save(path, self.module.state_dict(), manifest, key=key)
+        m = self.manifest
+        created = m.provenance.created or _dt.datetime.now(_dt.timezone.utc).isoformat(
+            timespec="seconds")
+        manifest = m.updated(
+            architecture={**m.architecture, "layer_shapes": record_layer_shapes(self.module)},
+            params=self.num_params,
+            provenance=m.provenance.model_copy(update={"graft_version": __version__,
+                                                        "created": created}))
+        stored = archive.save(path, self.module.state_dict(), manifest, key=key)
+        self.manifest = Manifest.from_dict(stored)
         return self.manifest
 
 
+def parse_manifest(data: Mapping[str, Any], path: str | Path) -> Manifest:
+    """The typed manifest of a file, or a one-line :class:`ArchiveError` naming it."""
+    try:
+        return Manifest.from_dict(data)
+    except ValueError as err:
+        raise ArchiveError(f"{path} has a manifest graft cannot read ({err})",
+                           "the file was written by an incompatible graft version") from None
+
+
 def read(path: str | Path, key: str | None = None
-         ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """A ``.graft`` file's tensors and manifest (verified), with older files' layer names
-    upgraded to today's by their task."""
+         ) -> tuple[dict[str, torch.Tensor], Manifest]:
+    """A ``.graft`` file's tensors and typed manifest (verified, older layouts migrated), with
+    older files' layer names upgraded to today's by their task."""
     from graft import tasks
 
-    tensors, manifest = archive.load(path, key=key)
-    if manifest.get("task") in tasks.available():
-        tensors, manifest = tasks.get(manifest["task"]).upgrade_archive(tensors, manifest)
+    tensors, raw = archive.load(path, key=key)
+    manifest = parse_manifest(raw, path)
+    if manifest.task in tasks.available():
+        tensors, manifest = tasks.get(manifest.task).upgrade_archive(tensors, manifest)
     return tensors, manifest
 
 
-def _build_checked(manifest: dict[str, Any], path: str | Path,
+def read_manifest(path: str | Path, key: str | None = None) -> Manifest:
+    """The typed manifest of a ``.graft`` file, without verifying or loading its weights."""
+    return parse_manifest(archive.read_manifest(path, key), path)
+
+
+def _build_checked(manifest: Manifest, path: str | Path,
                    build=build_module) -> nn.Module:
     """``build(manifest)``, with any way a manifest can miss its architecture as one line."""
     try:
@@ -107,25 +127,22 @@ def _build_checked(manifest: dict[str, Any], path: str | Path,
                            "the file was written by an incompatible graft version") from None
 
 
-def count_pruned_layers(manifest: dict[str, Any], path: str | Path = "model") -> int:
+def count_pruned_layers(manifest: Manifest, path: str | Path = "model") -> int:
     """Layers with fewer output channels than the stock architecture (0 for an unpruned model).
 
     The recorded count of a ``prune`` is used when present; otherwise (a pruned model retrained
     into a new file) the stock network is built, without weights, and compared."""
-    recorded = (manifest.get("pruning") or {}).get("layers_pruned")
-    if isinstance(recorded, int):
-        return recorded
-    arch = manifest.get("architecture") or {}
-    shapes = arch.get("layer_shapes") if isinstance(arch, dict) else None
+    if manifest.pruning is not None and manifest.pruning.layers_pruned is not None:
+        return manifest.pruning.layers_pruned
+    shapes = manifest.layer_shapes
     if not shapes:
         return 0
 
-    def stock_of(m: dict[str, Any]) -> nn.Module:
+    def stock_of(m: Manifest) -> nn.Module:
         from graft import tasks
 
         with torch.device("meta"):  # shapes only: no memory, no initialization
-            return tasks.get(m["task"]).build_model(
-                {k: v for k, v in m["architecture"].items() if k != "layer_shapes"})
+            return tasks.get(m.require_task()).build_model(m.stock_architecture)
 
     return len(pruned_layers(record_layer_shapes(_build_checked(manifest, path, stock_of)),
                              shapes))

@@ -13,10 +13,14 @@ they are used, since a crafted header could otherwise ask for any amount of memo
 Every file carries a SHA-256 content hash in its manifest, checked on load, so corruption and
 hand edits are caught in plain files too. From format version 2 the hash covers the tensors and
 the manifest (its canonical JSON without the hash itself): an edited class list or
-normalization fails the check like an edited weight. Version-1 files (tensors only) still load.
+normalization fails the check like an edited weight. Version-1 files (tensors only) still load;
+version 3 changed only the manifest's layout (:mod:`graft.manifest` migrates older ones).
 The hash guards against accidents, not attackers (anyone can recompute it); encryption with a
 key is what authenticates a file. A ``.graft`` file holds no pickle (training checkpoints are
 ``torch.save`` files, read back with ``weights_only=True``: see :mod:`graft.engine.checkpoints`).
+
+This module reads and writes the manifest as a plain dict; :class:`graft.manifest.Manifest` is
+its typed form (and migrates older layouts), used by everything above the file format.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import hashlib
 import json
 import os
 import struct
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +39,9 @@ from safetensors.torch import save as st_save
 
 from graft.errors import ArchiveError, UserError
 from graft.fsutil import write_bytes
+from graft.manifest import FORMAT_VERSION, Manifest  # one version for container and manifest
 from graft.spec_paths import path_origin
 
-FORMAT_VERSION = 2  # 2: the content hash covers the manifest too
 ENC_MAGIC = b"GRAFTENC\n"
 MANIFEST_KEY = "graft_manifest"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
@@ -80,11 +85,12 @@ def _derive_key(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
 
 
 def encode(
-    state_dict: dict[str, torch.Tensor], manifest: dict[str, Any], key: str | None = None
+    state_dict: dict[str, torch.Tensor], manifest: Mapping[str, Any] | Manifest,
+    key: str | None = None
 ) -> bytes:
     """Serialize weights + manifest to the bytes of a ``.graft`` file."""
     tensors = _prepare(state_dict)
-    manifest = dict(manifest)
+    manifest = manifest.to_dict() if isinstance(manifest, Manifest) else dict(manifest)
     manifest["format_version"] = FORMAT_VERSION
     manifest["encrypted"] = bool(key)
     manifest.pop("content_hash", None)
@@ -115,7 +121,7 @@ def encrypt_bytes(plain: bytes, key: str) -> bytes:
 def save(
     path: str | Path,
     state_dict: dict[str, torch.Tensor],
-    manifest: dict[str, Any],
+    manifest: Mapping[str, Any] | Manifest,
     key: str | None = None,
 ) -> dict[str, Any]:
     """Write a ``.graft`` file atomically; returns the manifest as stored (with its hash)."""

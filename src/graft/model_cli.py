@@ -34,38 +34,35 @@ def info(
 
     _, m = read(model, key=key)
     if as_json:
-        typer.echo(json.dumps(m, indent=2))
+        typer.echo(json.dumps(m.to_dict(), indent=2))
         return
-    arch = {k: v for k, v in m.get("architecture", {}).items() if k != "layer_shapes"}
-    inp = m.get("input", {})
-    norm = inp.get("normalization", {})
+    inp, norm, prov = m.input, m.normalization, m.provenance
     t = Table(title=str(model), show_header=False)
     t.add_column(style="bold")
     t.add_column()
     rows = [
-        ("task", m.get("task", "?")),
-        ("architecture", json.dumps(arch)),
+        ("task", m.task or "?"),
+        ("architecture", json.dumps(m.stock_architecture)),
         ("pruned layers", str(count_pruned_layers(m, model))),
-        ("parameters", f"{m.get('params', 0):,}"),
-        ("classes", ", ".join(map(str, m.get("classes", []))) or "-"),
-        (
-            "input",
-            f"{inp.get('channels')}x{inp.get('height')}x{inp.get('width')} "
-            f"({inp.get('dtype', '')})",
-        ),
-        ("normalization", json.dumps(norm) if norm else "-"),
-        ("metrics", json.dumps(m.get("metrics", {}))),
-        ("encrypted", str(m.get("encrypted", False))),
-        ("content hash", m.get("content_hash", "?")),
-        ("graft version", m.get("graft_version", "?")),
-        ("created", m.get("created", "?")),
+        ("parameters", f"{m.params or 0:,}"),
+        ("classes", ", ".join(map(str, m.classes)) or "-"),
+        ("input", f"{inp.channels}x{inp.height}x{inp.width} ({inp.dtype or ''})" if inp
+         else "-"),
+        ("normalization", json.dumps(norm.to_dict()) if norm else "-"),
+        ("metrics", json.dumps(m.metrics)),
+        ("chosen by", f"{prov.selected_by.monitor} ({prov.selected_by.mode})"
+         if prov.selected_by else "-"),
+        ("encrypted", str(m.encrypted)),
+        ("content hash", m.content_hash or "?"),
+        ("graft version", prov.graft_version or "?"),
+        ("created", prov.created or "?"),
     ]
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
-    if m.get("spec"):
+    if m.spec:
         import yaml
 
         console.print(Text("training spec", style="bold"))
-        console.print(yaml.safe_dump(m["spec"], sort_keys=False).rstrip(), highlight=False)
+        console.print(yaml.safe_dump(m.spec, sort_keys=False).rstrip(), highlight=False)
 

@@ -127,6 +127,7 @@ def push(model: str | os.PathLike, name: str, version: str, catalog_dir: str | o
     published copy (:mod:`graft.catalog.privacy`); ``key`` re-encrypts that copy.
     """
     from graft import archive
+    from graft.api import parse_manifest
 
     check_name(name)
     semver.check(version)
@@ -154,7 +155,8 @@ def push(model: str | os.PathLike, name: str, version: str, catalog_dir: str | o
         rel = f"models/{name}/{version}/{name}-{version}-{digest[:12]}.graft"
         _publish(root / rel, lambda tmp: tmp.write_bytes(published) if published is not None
                  else shutil.copyfile(model_path, tmp))
-        card = card_from_manifest(manifest, name=name, version=version, sha256=digest,
+        card = card_from_manifest(parse_manifest(manifest, model_path), name=name,
+                                  version=version, sha256=digest,
                                   size=(root / rel).stat().st_size, file=rel, dataset=dataset,
                                   license=license, description=description)
         _publish(root / "models" / name / version / "card.json",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import re
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from graft.catalog import semver
 from graft.errors import UserError
+from graft.manifest import Manifest
 
 INDEX_FORMAT_VERSION = 1
 INDEX_FILE = "index.json"
@@ -175,8 +177,7 @@ def _architecture_name(arch: Any) -> str:
     return "unspecified"
 
 
-def _dataset_name(manifest: dict[str, Any]) -> str | None:
-    dataset = manifest.get("dataset")
+def _dataset_name(dataset: str | dict[str, Any] | None) -> str | None:
     if isinstance(dataset, str):
         return dataset
     if isinstance(dataset, dict) and isinstance(dataset.get("name"), str):
@@ -204,35 +205,27 @@ def _numeric_metrics(metrics: Any) -> dict[str, float]:
     return dict(list(out.items())[:MAX_CARD_METRICS])
 
 
-def _input_size(inp: Any) -> list[int] | None:
-    if isinstance(inp, dict) and all(k in inp for k in ("channels", "height", "width")):
-        return [int(inp["channels"]), int(inp["height"]), int(inp["width"])]
-    if isinstance(inp, list | tuple) and all(isinstance(v, int) for v in inp):
-        return list(inp)
-    return None
-
-
-def card_from_manifest(manifest: dict[str, Any], *, name: str, version: str, sha256: str,
-                       size: int, file: str, dataset: str | None = None,
+def card_from_manifest(manifest: Manifest | Mapping[str, Any], *, name: str, version: str,
+                       sha256: str, size: int, file: str, dataset: str | None = None,
                        license: str | None = None, description: str | None = None) -> ModelCard:
     """Build a card from a ``.graft`` manifest; explicit arguments win over manifest values."""
-    classes = manifest.get("classes") or []
+    m = Manifest.of(manifest)
     return ModelCard(
         name=check_name(name),
         version=semver.check(version),
-        task=str(manifest.get("task") or "unspecified"),
-        architecture=_architecture_name(manifest.get("architecture")),
-        dataset=dataset or _dataset_name(manifest) or "unspecified",
-        metrics=_numeric_metrics(manifest.get("metrics")),
-        input_size=_input_size(manifest.get("input")),
-        params=manifest.get("params") if isinstance(manifest.get("params"), int) else None,
-        license=license or str(manifest.get("license") or "unspecified"),
+        task=m.task or "unspecified",
+        architecture=_architecture_name(m.architecture),
+        dataset=dataset or _dataset_name(m.dataset) or "unspecified",
+        metrics=_numeric_metrics(m.metrics),
+        input_size=list(m.input.shape) if m.input is not None else None,
+        params=m.params,
+        license=license or m.license or "unspecified",
         sha256=sha256,
         size=size,
         file=file,
-        encrypted=bool(manifest.get("encrypted", False)),
-        classes=[str(c) for c in classes] if isinstance(classes, list) else [],
-        description=description or str(manifest.get("description") or ""),
-        graft_version=manifest.get("graft_version"),
+        encrypted=m.encrypted,
+        classes=[str(c) for c in m.classes],
+        description=description or m.description or "",
+        graft_version=m.provenance.graft_version,
         pushed=_now(),
     )

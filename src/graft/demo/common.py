@@ -7,11 +7,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from graft.console import console
+
+if TYPE_CHECKING:
+    from graft.tasks.base import Task
 
 __all__ = ["Row", "console", "export_fp32_and_int8", "num_params", "prune_options", "write_spec"]
 
@@ -78,7 +81,7 @@ class Export:
         return f"ONNX {self.data_type.upper()} (onnxruntime)"
 
 
-def export_fp32_and_int8(task: Any, model: Path, work: Path, cal_image_dir: Path
+def export_fp32_and_int8(task: Task, model: Path, work: Path, cal_image_dir: Path
                          ) -> Iterator[Export]:
     """Export ``model`` to ONNX FP32, then INT8 calibrated on ``cal_image_dir`` (which also
     gives FP32 its real-image parity check)."""
@@ -92,7 +95,7 @@ def export_fp32_and_int8(task: Any, model: Path, work: Path, cal_image_dir: Path
         yield Export(data_type, path, start)
 
 
-def prune_options(task: Any, model_path: Path, threshold: float, min_removed: float = 0.5,
+def prune_options(task: Task, model_path: Path, threshold: float, min_removed: float = 0.5,
                   step: float = 0.01) -> Any:
     """TLT prune options at ``threshold``, raised by ``step`` until pruning removes at least
     ``min_removed`` of the parameters: how far a few minutes of training from scratch spread a
@@ -103,7 +106,7 @@ def prune_options(task: Any, model_path: Path, threshold: float, min_removed: fl
     from graft.optimize.prune import PruneOptions, prune_module
 
     model = graft.load(model_path)
-    example = task.example_input(model.manifest)
+    example = task.example_inputs(model.manifest)
     heads_of = task.output_layers
     while True:
         options = PruneOptions(threshold=round(threshold, 4), granularity=8, min_num_filters=16)

@@ -43,6 +43,7 @@ from graft.engine.module import GraftModule
 from graft.engine.rundir import RunDir, Start
 from graft.errors import UserError
 from graft.fsutil import check_output_dir
+from graft.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class TrainParts:
     data: L.LightningDataModule
     validates: bool  # the data has a validation set (else: no best model, the last one is kept)
     monitor: Monitor
-    manifest: Callable[[dict[str, Any]], dict[str, Any]]  # training metrics -> .graft manifest
+    manifest: Callable[[dict[str, Any]], Manifest]  # training metrics -> .graft manifest
 
 
 class TrainingRecipe(Protocol):

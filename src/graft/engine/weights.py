@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from graft.errors import UserError
+from graft.manifest import Manifest
 from graft.spec_paths import path_origin
 
 _PREFIXES = ("module.", "net.", "model.", "_orig_mod.")
@@ -32,7 +32,7 @@ _PREFIXES = ("module.", "net.", "model.", "_orig_mod.")
 @dataclass
 class Pretrained:
     state_dict: dict[str, torch.Tensor]
-    manifest: dict[str, Any] | None = None
+    manifest: Manifest | None = None
     source: str = ""
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +21,14 @@ import numpy as np
 
 from graft.data.images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES
 from graft.errors import UserError, require_dir
+from graft.manifest import Manifest, Normalization
 
 if TYPE_CHECKING:
     import torch
 
-BatchSource = Callable[[dict[str, Any], Path, int, int], Iterable[np.ndarray]]
+    from graft.tasks.base import Task
+
+BatchSource = Callable[[Manifest, Path, int, int], Iterable[np.ndarray]]
 
 
 def list_images(image_dir: str | Path) -> list[Path]:
@@ -50,7 +53,8 @@ def sample_images(image_dir: str | Path, count: int, seed: int = 0) -> list[Path
     return sorted(random.Random(seed).sample(images, count))
 
 
-def classifier_preprocess(manifest: dict[str, Any]) -> Callable[[Path], torch.Tensor]:
+def classifier_preprocess(manifest: Manifest | Mapping[str, Any]
+                          ) -> Callable[[Path], torch.Tensor]:
     """The image classifier's inference transform: file -> uint8 RGB (3, H, W) at input size.
 
     The same ops as classification evaluation: graft's decoder, an antialiased resize of the
@@ -60,9 +64,9 @@ def classifier_preprocess(manifest: dict[str, Any]) -> Callable[[Path], torch.Te
 
     from graft.data.images import read_rgb
 
-    inp = manifest["input"]
-    resize = v2.Resize((int(inp["height"]), int(inp["width"])), antialias=True)
-    gray = v2.Grayscale() if int(inp["channels"]) == 1 else None
+    inp = Manifest.of(manifest).require_input()
+    resize = v2.Resize((inp.height, inp.width), antialias=True)
+    gray = v2.Grayscale() if inp.channels == 1 else None
 
     def preprocess(path: Path) -> torch.Tensor:
         image = resize(read_rgb(path))
@@ -71,19 +75,14 @@ def classifier_preprocess(manifest: dict[str, Any]) -> Callable[[Path], torch.Te
     return preprocess
 
 
-def normalization_of(manifest: dict[str, Any]) -> dict[str, Any]:
+def normalization_of(manifest: Manifest | Mapping[str, Any]) -> Normalization:
     """The manifest's normalization, with torchvision's conventions for keys it leaves out."""
-    inp = manifest["input"]
-    channels = int(inp["channels"])
-    norm = dict(inp.get("normalization") or {})
-    norm.setdefault("scale", 1 / 255)
-    norm.setdefault("mean", [0.0] * channels)
-    norm.setdefault("std", [1.0] * channels)
-    norm.setdefault("channel_order", "RGB")
-    return norm
+    inp = Manifest.of(manifest).require_input()
+    return (inp.normalization or Normalization()).resolved(inp.channels)
 
 
-def default_calibration_batches(manifest: dict[str, Any], image_dir: str | Path, batches: int,
+def default_calibration_batches(manifest: Manifest | Mapping[str, Any], image_dir: str | Path,
+                                batches: int,
                                 batch_size: int) -> Iterator[np.ndarray]:
     """Batches ``(N, C, H, W)`` float32 of real images, preprocessed as a classifier infers."""
     import torch
@@ -98,7 +97,7 @@ def default_calibration_batches(manifest: dict[str, Any], image_dir: str | Path,
         yield normalize(images, norm).numpy().astype(np.float32)
 
 
-def calibration_batches(task: Any, manifest: dict[str, Any], image_dir: str | Path | None,
+def calibration_batches(task: Task, manifest: Manifest, image_dir: str | Path | None,
                         batches: int, batch_size: int) -> Iterator[np.ndarray]:
     """The task's calibration batches (its hook, else the classifier default); never empty."""
     if image_dir is None:
@@ -107,8 +106,8 @@ def calibration_batches(task: Any, manifest: dict[str, Any], image_dir: str | Pa
                         "calibration cache with --cal_cache_file")
     if batches < 1 or batch_size < 1:
         raise UserError(f"--batches and --batch_size must be >= 1, got {batches} and {batch_size}")
-    hook: BatchSource = getattr(task, "calibration_batches", None) or default_calibration_batches
-    return require_batches(hook(manifest, Path(image_dir), batches, batch_size), str(image_dir))
+    return require_batches(task.calibration_batches(manifest, Path(image_dir), batches,
+                                                    batch_size), str(image_dir))
 
 
 def require_batches(source: Iterable[np.ndarray], where: str = "the calibration source"

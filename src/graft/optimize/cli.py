@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import typer
@@ -21,7 +21,11 @@ from graft.console import console as stdout_console
 from graft.errors import UserError
 from graft.fsutil import check_output_file
 
-CalibrationLoader = Callable[[dict[str, Any], Path, int, int], Iterable[np.ndarray]]
+if TYPE_CHECKING:
+    from graft.manifest import Manifest
+    from graft.tasks.base import Task
+
+CalibrationLoader = Callable[["Manifest", Path, int, int], Iterable[np.ndarray]]
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -58,7 +62,7 @@ def _split_names(values: list[str] | None) -> tuple[str, ...]:
     return tuple(n.strip() for v in values or [] for n in v.split(",") if n.strip())
 
 
-def run_prune(task: Any, model: Path, output: Path, key: str | None, options: Any,
+def run_prune(task: Task, model: Path, output: Path, key: str | None, options: Any,
               console: Console | None = None, force: bool = False) -> Any:
     """Prune a ``.graft`` model file into another; returns the :class:`PruneResult`.
 
@@ -73,17 +77,16 @@ def run_prune(task: Any, model: Path, output: Path, key: str | None, options: An
     loaded = load_graft(model, key, task=task.name)
     module, manifest = loaded.module, loaded.manifest
     with console.status("tracing the network and pruning"):
-        result = prune_module(module, task.example_input(manifest),
+        result = prune_module(module, task.example_inputs(manifest),
                               options, output_layers=task.output_layers(module, manifest))
     print_table(result, console)
-    pruned_manifest = dict(manifest)
-    pruned_manifest.pop("created", None)
-    pruned_manifest["pruning"] = {
-        "source": Path(model).name, "params_before": result.params_before,
-        "params_after": result.params_after, "layers_pruned": result.layers_pruned,
-        **result.summary()["options"],
-    }
-    GraftModel(result.module, pruned_manifest).save(output, key=key)
+    pruned = manifest.updated(
+        pruning={"source": Path(model).name, "params_before": result.params_before,
+                 "params_after": result.params_after, "layers_pruned": result.layers_pruned,
+                 **result.summary()["options"]},
+        provenance=manifest.provenance.model_copy(
+            update={"created": None, "parent": manifest.content_hash}))
+    GraftModel(result.module, pruned).save(output, key=key)
     csv_path, json_path = save_report(result, output.with_name(output.stem + ".prune"))
     console.print(f"pruned {result.params_before:,} -> {result.params_after:,} parameters "
                   f"({100 * (1 - result.ratio):.1f} % removed): {output}\n"
@@ -91,7 +94,7 @@ def run_prune(task: Any, model: Path, output: Path, key: str | None, options: An
     return result
 
 
-def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: Path | None = None,
+def run_export(task: Task, model: Path, output: Path, key: str | None, *, spec: Path | None = None,
                data_type: str = "fp32", cal_image_dir: Path | None = None, batches: int = 10,
                batch_size: int = 8, cal_cache_file: Path | None = None,
                cal_method: str = "minmax", max_batch_size: int = 16,
@@ -127,22 +130,21 @@ def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: P
     if engine_file and not tensorrt_available():
         raise UserError("--engine_file needs TensorRT, which is not installed", INSTALL_HINT)
     loaded = load_graft(model, key, task=task.name)
-    manifest = dict(loaded.manifest)
-    input_shape = tuple(task.input_shape(manifest))
+    manifest = loaded.manifest
     if dims:
         input_shape = parse_dims(dims)
         if input_shape[0] != task.input_shape(manifest)[0]:
             raise UserError(f"-d asks for {input_shape[0]} channels but the model takes "
                             f"{task.input_shape(manifest)[0]}", "keep C as trained")
-        manifest["input"] = {**manifest.get("input", {}), "channels": input_shape[0],
-                             "height": input_shape[1], "width": input_shape[2]}
+        inp = manifest.require_input().model_copy(update={
+            "channels": input_shape[0], "height": input_shape[1], "width": input_shape[2]})
+        manifest = manifest.updated(input=inp)
     if spec is not None:
         manifest = _apply_spec(task, manifest, spec, console)
 
     head, output_names = None, None
     if sdk_compatible_model:
-        hook = getattr(task, "sdk_compatible_head", None)
-        variant = hook(manifest) if hook is not None else None
+        variant = task.sdk_compatible_head(manifest)
         if variant is None:
             raise UserError(f"task {task.name!r} has no SDK-compatible export variant",
                             "drop --sdk_compatible_model")
@@ -165,35 +167,33 @@ def run_export(task: Any, model: Path, output: Path, key: str | None, *, spec: P
                                                min(batch_size, 8)))
 
     options = ExportOptions(
-        data_type=data_type, input_shape=input_shape,  # type: ignore[arg-type]
+        data_type=data_type,  # the input shape and examples: the task's hooks on the manifest
         output_names=output_names, head=head, real_inputs=real_inputs,
         calibration=Calibration(calibration, batches, cal_cache_file, cal_method),
         allow_parity_mismatch=allow_parity_mismatch, engine_file=engine_file,
         max_batch_size=max_batch_size)
     report = export_onnx(loaded.module, manifest, output, options, task=task, console=console)
-    hook = getattr(task, "deployment_files", None)
-    written = hook(manifest, Path(output), data_type,
-                   Path(engine_file) if engine_file else None) if hook else []
+    written = task.deployment_files(manifest, Path(output), data_type,
+                                    Path(engine_file) if engine_file else None)
     if written:
         console.print(f"deployment files: {', '.join(str(p) for p in written)}")
     return report
 
 
-def _apply_spec(task: Any, manifest: dict[str, Any], spec: Path,
-                console: Console) -> dict[str, Any]:
+def _apply_spec(task: Task, manifest: Manifest, spec: Path, console: Console) -> Manifest:
     """A task may read export settings from its spec; otherwise the spec is recorded only."""
     from graft.spec import read_yaml
 
-    hook = getattr(task, "export_spec", None)
-    if hook is not None:
-        return hook(manifest, spec)
+    read = task.export_spec(manifest, spec)
+    if read is not None:
+        return read
     data = read_yaml(spec)
     console.print(Text(f"note: the model file carries its configuration; {spec.name} is "
                        "recorded in the ONNX metadata only", style="dim"))
-    return {**manifest, "export_spec": data}
+    return manifest.updated(export_spec=data)
 
 
-def add_optimize_commands(app: typer.Typer, task: Any,
+def add_optimize_commands(app: typer.Typer, task: Task,
                           calibration_loader: CalibrationLoader | None = None) -> typer.Typer:
     """Add ``prune`` and ``export`` to a task's typer app (returned for chaining)."""
     name = task.name

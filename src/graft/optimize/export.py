@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -49,6 +49,12 @@ from graft.optimize.parity import (
 from graft.runtime.backend import Axes, complete_axes, is_batched
 from graft.runtime.metadata import encode_metadata, model_metadata
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from graft.manifest import Manifest
+    from graft.tasks.base import Task
+
 DataType = Literal["fp32", "fp16", "int8"]
 Exporter = Literal["auto", "dynamo", "torchscript"]
 DATA_TYPES: tuple[str, ...] = ("fp32", "fp16", "int8")
@@ -68,8 +74,9 @@ class Calibration:
 
 @dataclass
 class ExportOptions:
-    """How to export. Fields left None take the task's hook (``input_shape``, ``input_names``,
-    ``output_names``, ``dynamic_axes``, ``parity_comparator``) or graft's default."""
+    """How to export. Fields left None take the task's hook (``input_shape``, ``example_inputs``,
+    ``input_names``, ``output_names``, ``dynamic_axes``, ``parity_comparator``) or graft's
+    default."""
 
     data_type: DataType = "fp32"
     input_shape: tuple[int, ...] | None = None  # one sample of the first input, e.g. (C, H, W)
@@ -77,7 +84,7 @@ class ExportOptions:
     output_names: list[str] | None = None  # default ["output"]
     dynamic_axes: Axes | None = None  # per tensor {axis: label}; undeclared: batch axis 0
     head: nn.Module | None = None  # extra layers on the outputs (a deployment variant)
-    example_inputs: tuple[torch.Tensor, ...] | None = None  # for several inputs; else random
+    example_inputs: tuple[Any, ...] | None = None  # traced with; default: the task's hook
     calibration: Calibration = field(default_factory=Calibration)
     real_inputs: np.ndarray | None = None  # real preprocessed inputs for the parity check
     atol: float | None = None  # parity tolerances; None: the data type's default
@@ -142,14 +149,15 @@ def parity_path(path: str | Path) -> Path:
     return p.with_name(p.stem + ".parity.json")
 
 
-def resolve_options(options: ExportOptions, manifest: dict[str, Any], task: Any,
-                    qat: bool, console: Any) -> ExportOptions:
+def resolve_options(options: ExportOptions, manifest: Manifest | Mapping[str, Any],
+                    task: Task | None, qat: bool, console: Any) -> ExportOptions:
     """The options with every default filled in from the task, checked, and the data type a QAT
     model exports as."""
     o = replace(options)
     if o.data_type not in DATA_TYPES:
         raise UserError(f"unknown data type {o.data_type!r}", "use fp32, fp16 or int8")
-    if o.input_shape is None and o.example_inputs is None:
+    from_task = o.input_shape is None and o.example_inputs is None
+    if from_task:
         if task is None:
             raise ValueError("export_onnx needs an input_shape, example_inputs or a task")
         o.input_shape = tuple(task.input_shape(manifest))
@@ -159,6 +167,8 @@ def resolve_options(options: ExportOptions, manifest: dict[str, Any], task: Any,
     if o.dynamic_axes is None and task is not None and o.head is None:
         o.dynamic_axes = task.dynamic_axes(manifest)
     o.dynamic_axes = complete_axes(o.input_names, o.output_names, o.dynamic_axes)
+    if from_task and task is not None and is_batched(o.dynamic_axes[o.input_names[0]]):
+        o.example_inputs = tuple(task.example_inputs(manifest, batch=2))
     if o.comparator is None and task is not None:
         o.comparator = task.parity_comparator(manifest)
     if qat and o.data_type == "fp16":
@@ -193,8 +203,8 @@ def _examples(o: ExportOptions) -> tuple[torch.Tensor, ...]:
     return (torch.randn(*batch, *o.input_shape, generator=torch.Generator().manual_seed(0)),)
 
 
-def export_onnx(module: nn.Module, manifest: dict[str, Any], output: str | Path,
-                options: ExportOptions | None = None, *, task: Any = None,
+def export_onnx(module: nn.Module, manifest: Manifest | Mapping[str, Any], output: str | Path,
+                options: ExportOptions | None = None, *, task: Task | None = None,
                 console: Any = None) -> ExportReport:
     """Export ``module`` to ONNX at ``output`` and return the report (also saved as JSON).
 

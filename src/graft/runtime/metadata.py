@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graft.manifest import Manifest
 from graft.runtime.backend import Axes
 
 META_PREFIX = "graft."
@@ -24,7 +25,7 @@ def sidecar_path(path: str | Path) -> Path:
     return p.with_name(p.name + ".json")
 
 
-def model_metadata(manifest: dict[str, Any], *, input_names: list[str],
+def model_metadata(manifest: Manifest | dict[str, Any], *, input_names: list[str],
                    output_names: list[str], dynamic_axes: Axes, data_type: str = "fp32",
                    input_shape: tuple[int, ...] | None = None, qat: bool = False,
                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -32,18 +33,19 @@ def model_metadata(manifest: dict[str, Any], *, input_names: list[str],
     the facts a runner needs. ``input`` holds the preprocessing (channels, height, width,
     normalization) at ``input_shape`` (C, H, W) when given, the exported size; ``extra`` is what
     a task's ``export_metadata`` hook adds."""
-    m = {k: v for k, v in manifest.items() if k not in ("content_hash", "encrypted")}
-    arch = dict(m.get("architecture") or {})
-    arch.pop("layer_shapes", None)
-    m["architecture"] = arch
-    inp = dict(m.get("input") or {})
+    typed = Manifest.of(manifest)
+    m = typed.to_dict()
+    for k in ("content_hash", "encrypted"):
+        m.pop(k, None)
+    m["architecture"] = typed.stock_architecture
+    inp = typed.input.to_dict() if typed.input is not None else {}
     if input_shape is not None and len(input_shape) == 3:
         inp.update(channels=input_shape[0], height=input_shape[1], width=input_shape[2])
     m["input"] = inp
     return {
-        "task": m.get("task"),
+        "task": typed.task,
         "input": inp,
-        "classes": m.get("classes", []),
+        "classes": list(typed.classes),
         "input_names": list(input_names),
         "output_names": list(output_names),
         "dynamic_axes": {n: {str(a): label for a, label in axes.items()}
@@ -88,15 +90,20 @@ class ModelInfo:
     classes: list[str] = field(default_factory=list)
     input: dict[str, Any] = field(default_factory=dict)  # channels, height, width, normalization
     data_type: str = "fp32"
-    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest: Manifest = field(default_factory=Manifest)
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> ModelInfo:
-        manifest = metadata.get("manifest")
-        manifest = manifest if isinstance(manifest, dict) else {}
-        inp = metadata.get("input") or manifest.get("input") or {}
-        return cls(task=metadata.get("task", manifest.get("task")),
-                   classes=list(metadata.get("classes") or manifest.get("classes") or []),
+        """The typed view of a model's metadata; the manifest an export recorded is parsed
+        leniently (an unreadable one reads as empty: the top-level keys still say enough)."""
+        raw = metadata.get("manifest")
+        try:
+            manifest = Manifest.from_dict(raw) if isinstance(raw, dict) else Manifest()
+        except ValueError:
+            manifest = Manifest()
+        inp = metadata.get("input") or (manifest.input.to_dict() if manifest.input else {})
+        return cls(task=metadata.get("task", manifest.task),
+                   classes=list(metadata.get("classes") or manifest.classes),
                    input=dict(inp) if isinstance(inp, dict) else {},
                    data_type=str(metadata.get("data_type", "fp32")), manifest=manifest)
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from graft.errors import UserError, require_file
+from graft.manifest import Manifest
 from graft.runtime.backend import Backend, to_numpy, to_torch
 from graft.runtime.metadata import ModelInfo
 
@@ -97,7 +98,7 @@ class Runner:
         return self.backend.metadata
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
         return self.info.manifest
 
     @property

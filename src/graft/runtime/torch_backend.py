@@ -60,7 +60,7 @@ def load_graft(path: str | Path, key: str | None = None, device: str | torch.dev
 
     model = load(path, key=key, device=device)
     if task is not None:
-        check_task(model.manifest.get("task"), task, path, exported=False)
+        check_task(model.manifest.task, task, path, exported=False)
     return model
 
 
@@ -100,9 +100,10 @@ class TorchBackend(Backend):
         """A loaded model (``module`` and ``manifest``), named and described by the hooks of
         the manifest's task."""
         from graft import tasks
+        from graft.manifest import Manifest
 
-        manifest = model.manifest
-        task = tasks.get(manifest["task"])
+        manifest = Manifest.of(model.manifest)
+        task = tasks.get(manifest.require_task())
         inputs, outputs = list(task.input_names(manifest)), list(task.output_names(manifest))
         axes = complete_axes(inputs, outputs, task.dynamic_axes(manifest))
         try:  # informational here: the network takes any size its layers allow
@@ -110,8 +111,7 @@ class TorchBackend(Backend):
         except (KeyError, TypeError, ValueError):
             shape = None
         meta = model_metadata(manifest, input_names=inputs, output_names=outputs,
-                              dynamic_axes=axes, qat=bool(manifest.get("architecture", {})
-                                                          .get("qat")))
+                              dynamic_axes=axes, qat=manifest.qat)
         return cls(model.module, inputs, outputs, dynamic_axes=axes, input_shape=shape,
                    metadata=meta, device=device, path=path)
 

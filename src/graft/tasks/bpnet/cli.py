@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -19,6 +20,9 @@ from graft.cli_options import (
 )
 from graft.console import console, labeled
 from graft.fsutil import check_output_dir
+
+if TYPE_CHECKING:
+    from graft.tasks.base import Task
 
 INFER_SPEC: Path | None = typer.Option(
     None, "--inference_spec", "--inference-spec", "-i",
@@ -246,7 +250,8 @@ def synth_pose(
                   f"{out_dir}; dataset spec: {s['dataset_spec']}")
 
 
-def build_app() -> typer.Typer:
+def build_app(task: Task) -> typer.Typer:
+    """The ``graft bpnet`` commands; ``task`` (the registry's) gets prune and export."""
     app = typer.Typer(no_args_is_help=True,
                       help="BodyPoseNet: bottom-up multi-person 2D pose estimation.")
     for name, fn in (("dataset_convert", dataset_convert), ("train", train),
@@ -254,7 +259,6 @@ def build_app() -> typer.Typer:
                      ("sample_calibration", sample_calibration), ("check_labels", check_labels)):
         app.command(name)(fn)
     from graft.optimize.cli import add_optimize_commands
-    from graft.tasks.bpnet.task import TASK
 
-    add_optimize_commands(app, TASK)  # prune, export (TLT flags)
+    add_optimize_commands(app, task)  # prune, export (TLT flags)
     return app

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,7 @@ from graft.data.images import IMAGE_EXTENSIONS as IMAGE_SUFFIXES
 from graft.data.images import Skipped, iter_readable, read_rgb_array
 from graft.errors import UserError
 from graft.fsutil import check_output_dir, write_json
+from graft.manifest import Manifest, Normalization
 from graft.runtime import resolve_device
 from graft.tasks.bpnet.decoder import decode_batch
 from graft.tasks.bpnet.preprocess import InputGeometry, plan_input, resize_to_input, to_image_coords
@@ -39,17 +40,17 @@ from graft.tasks.bpnet.spec import InferenceSpec
 INPUT_TYPES = ("image", "dir", "video", "json")
 
 
-def pose_config_of(manifest: dict[str, Any]):
+def pose_config_of(manifest: Manifest | Mapping[str, Any]):
     """The model's :class:`PoseConfig` (stored in the manifest's architecture)."""
     from graft.tasks.bpnet.pose_config import PoseConfig
 
-    arch = manifest.get("architecture", {})
+    arch = Manifest.of(manifest).architecture
     if "pose_config" not in arch:
         raise UserError("the model file has no pose config", "is it a bpnet model?")
     return PoseConfig.model_validate(arch["pose_config"])
 
 
-def _normalize(batch: torch.Tensor, norm: dict[str, Any]) -> torch.Tensor:
+def _normalize(batch: torch.Tensor, norm: Normalization) -> torch.Tensor:
     from graft.data.preprocess import normalize
 
     return normalize(batch, norm)
@@ -100,7 +101,7 @@ class PoseEstimator:
         self.device = resolve_device(device)
         model = as_pose_model(model, self.device)
         self.spec = fit_to_network(spec or InferenceSpec(), model)
-        self.manifest = model.manifest
+        self.manifest = Manifest.of(model.manifest)
         self.pose = pose_config_of(self.manifest)
         self.net = model.module
         stages = getattr(self.net, "num_stages", None)
@@ -110,10 +111,12 @@ class PoseEstimator:
                             f"use 1..{stages} or null (the last)")
         if hasattr(self.net, "output_stage"):
             self.net.output_stage = stage
-        inp = self.manifest.get("input", {})
-        self.norm = inp.get("normalization") or {"scale": 1 / 256, "mean": [0.5] * 3,
-                                                 "std": [1.0] * 3, "channel_order": "RGB"}
-        self.stride = int(inp.get("stride", self.manifest["architecture"].get("stride", 8)))
+        inp = self.manifest.input
+        self.norm = (inp.normalization if inp is not None and inp.normalization else
+                     Normalization(scale=1 / 256, mean=[0.5] * 3, std=[1.0] * 3,
+                                   channel_order="RGB"))
+        stride = inp.stride if inp is not None else None
+        self.stride = int(stride or self.manifest.architecture.get("stride", 8))
         self.limbs = [tuple(limb) for limb in self.pose.limbs]
         self.params = self.spec.decoder_params()
 

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from graft.manifest import Manifest
 from graft.nn.backbones import feature_trunk
 from graft.tasks.bpnet.spec import BACKBONES, MAX_STAGES, MIN_STAGES
 
@@ -274,8 +275,8 @@ def _renamed(name: str, table: dict[str, str]) -> str:
     return name
 
 
-def upgrade_archive(tensors: dict[str, torch.Tensor], manifest: dict[str, Any]
-                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def upgrade_archive(tensors: dict[str, torch.Tensor], manifest: Manifest
+                    ) -> tuple[dict[str, torch.Tensor], Manifest]:
     """Rename an older file's backbone tensors and recorded layer shapes to today's names.
 
     Keyed on the file's content: old files have ``backbone.<digit>`` tensors, which today's
@@ -284,7 +285,7 @@ def upgrade_archive(tensors: dict[str, torch.Tensor], manifest: dict[str, Any]
     """
     if not any(k.startswith("backbone.") and k.split(".")[1].isdigit() for k in tensors):
         return tensors, manifest
-    arch = dict(manifest.get("architecture", {}))
+    arch = dict(manifest.architecture)
     table = _OLD_BACKBONE_NAMES[str(arch.get("backbone", "vgg19"))]
     new = {_renamed(k, table): v for k, v in tensors.items()}
     if arch.get("backbone", "vgg19") == "vgg19":
@@ -293,7 +294,7 @@ def upgrade_archive(tensors: dict[str, torch.Tensor], manifest: dict[str, Any]
             new.setdefault(f"backbone.features.{i}.bias", weight.new_zeros(weight.shape[0]))
     if "layer_shapes" in arch:
         arch["layer_shapes"] = {_renamed(k, table): v for k, v in arch["layer_shapes"].items()}
-    return new, {**manifest, "architecture": arch}
+    return new, manifest.updated(architecture=arch)
 
 
 class PafUpsampleHead(nn.Module):

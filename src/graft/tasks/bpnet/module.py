@@ -26,6 +26,7 @@ from graft.engine.driver import (
 )
 from graft.engine.module import GraftModule
 from graft.errors import UserError
+from graft.manifest import InputSpec, Manifest, Normalization
 from graft.tasks.bpnet.model import BpNetLite, architecture_dict, build_model
 from graft.tasks.bpnet.pose_config import PoseConfig
 from graft.tasks.bpnet.spec import BpnetTrainSpec, ModelSpec
@@ -111,8 +112,8 @@ def build_network(spec: ModelSpec, pose: PoseConfig, key: str | None = None
         if pretrained is None or pretrained.manifest is None:
             raise UserError("load_graph: true needs pretrained_weights pointing to a .graft model",
                             "set model.pretrained_weights to the pruned model file")
-        src = dict(pretrained.manifest.get("architecture", {}))
-        if pretrained.manifest.get("task") != "bpnet":
+        src = dict(pretrained.manifest.architecture)
+        if pretrained.manifest.task != "bpnet":
             raise UserError(f"{spec.pretrained_weights} is not a bpnet model",
                             "load_graph needs a model written by graft bpnet")
         if (src.get("heat_channels"), src.get("paf_channels")) != (arch["heat_channels"],
@@ -132,29 +133,25 @@ def build_network(spec: ModelSpec, pose: PoseConfig, key: str | None = None
     return net, arch
 
 
-def manifest_normalization(dataloader_normalization: Any) -> dict[str, Any]:
+def manifest_normalization(dataloader_normalization: Any) -> Normalization:
     """The data side's ``x * a + b`` normalization in the manifest's ``(x * scale - mean) / std``
     form (scale 1), so export, calibration and inference preprocess identically."""
     a, b = dataloader_normalization.scale_shift()
-    return {"mode": f"bpnet_{dataloader_normalization.type}", "scale": 1.0,
-            "mean": [-bb / aa for aa, bb in zip(a, b, strict=True)],
-            "std": [1.0 / aa for aa in a], "channel_order": "RGB"}
+    return Normalization(mode=f"bpnet_{dataloader_normalization.type}", scale=1.0,
+                         mean=[-bb / aa for aa, bb in zip(a, b, strict=True)],
+                         std=[1.0 / aa for aa in a], channel_order="RGB")
 
 
 def manifest_for(spec: BpnetTrainSpec, arch: dict[str, Any], pose: PoseConfig,
-                 metrics: dict[str, Any]) -> dict[str, Any]:
+                 metrics: dict[str, Any]) -> Manifest:
     h, w = spec.dataloader.image_config.input_size
-    return {
-        "task": "bpnet",
-        "architecture": arch,
-        "classes": ["person"],
-        "joints": list(pose.joints),
-        "input": {"channels": 3, "height": h, "width": w, "dtype": "uint8 RGB 0..255",
-                  "normalization": manifest_normalization(spec.dataloader.normalization_params),
-                  "stride": int(arch.get("stride", 8))},
-        "spec": spec.model_dump(mode="json"),
-        "metrics": metrics,
-    }
+    return Manifest(
+        task="bpnet", architecture=arch, classes=["person"], joints=list(pose.joints),
+        input=InputSpec(channels=3, height=h, width=w, dtype="uint8 RGB 0..255",
+                        normalization=manifest_normalization(
+                            spec.dataloader.normalization_params),
+                        stride=int(arch.get("stride", 8))),
+        spec=spec.model_dump(mode="json"), metrics=metrics)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from graft.errors import UserError
+from graft.manifest import Manifest
 from graft.runtime import Runner, load_runner
 
 
@@ -75,7 +76,7 @@ class PoseModel:
     """What evaluation and inference need: the network, its manifest and where it runs."""
 
     module: Any
-    manifest: dict[str, Any]
+    manifest: Manifest
     backend: str  # "pytorch", "onnx" or "tensorrt"
 
     @classmethod
@@ -92,7 +93,7 @@ class PoseModel:
         torch_module = getattr(self.module, "torch_module", None)
         if torch_module is not None:
             return sum(p.numel() for p in torch_module.parameters())
-        return self.manifest.get("params")
+        return self.manifest.params
 
 
 def as_pose_model(model: Any, device: torch.device) -> PoseModel:

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
+from graft.manifest import Manifest
 from graft.tasks.base import Task
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    import typer
+    from pydantic import BaseModel
+    from torch import nn
+
+    from graft.api import GraftModel
 
 
 class BpnetTask(Task):
     name = "bpnet"
     summary = "BodyPoseNet multi-person 2D pose: convert, train, evaluate, inference, calibrate."
 
-    def build_model(self, architecture: dict[str, Any]):
+    def build_model(self, architecture: dict[str, Any]) -> nn.Module:
         from graft.tasks.bpnet.model import build_model
 
         return build_model(architecture)
 
-    def upgrade_archive(self, tensors, manifest):
+    def upgrade_archive(self, tensors: dict[str, torch.Tensor], manifest: Manifest
+                        ) -> tuple[dict[str, torch.Tensor], Manifest]:
         from graft.tasks.bpnet.model import upgrade_archive
 
         return upgrade_archive(tensors, manifest)
@@ -27,9 +37,9 @@ class BpnetTask(Task):
     def cli(self) -> typer.Typer:
         from graft.tasks.bpnet.cli import build_app
 
-        return build_app()
+        return build_app(self)
 
-    def spec_models(self):
+    def spec_models(self) -> dict[str, type[BaseModel]]:
         from graft.tasks.bpnet.dataset_spec import DatasetSpec
         from graft.tasks.bpnet.pose_config import PoseConfig
         from graft.tasks.bpnet.spec import BpnetTrainSpec, InferenceSpec
@@ -37,8 +47,8 @@ class BpnetTask(Task):
         return {"train": BpnetTrainSpec, "inference": InferenceSpec, "dataset": DatasetSpec,
                 "pose_config": PoseConfig}
 
-    def predict(self, model, inputs: Any, inference_spec: Any = None, device: str = "auto",
-                **options: Any) -> list[list[dict[str, Any]]]:
+    def predict(self, model: GraftModel, inputs: Any, inference_spec: Any = None,
+                device: str = "auto", **options: Any) -> list[list[dict[str, Any]]]:
         """Paths, RGB uint8 (H, W, 3) arrays, uint8 (3, H, W) tensors or PIL images -> people
         per image (``keypoints`` (J, 3) in image pixels, ``score``, ``num_parts``).
 
@@ -75,19 +85,19 @@ class BpnetTask(Task):
         estimator = PoseEstimator(model, spec, device)
         return list(estimator.predict_many(images))
 
-    def synth_command(self):
+    def synth_command(self) -> tuple[str, Callable[..., Any]]:
         from graft.tasks.bpnet.cli import synth_pose
 
         return "pose", synth_pose
 
-    def output_names(self, manifest: dict[str, Any]) -> list[str]:
+    def output_names(self, manifest: Manifest) -> list[str]:
         return ["paf", "heatmap"]
 
-    def output_layers(self, model, manifest: dict[str, Any]):
+    def output_layers(self, model: nn.Module, manifest: Manifest) -> list[nn.Module]:
         return list(model.heads())
 
-    def calibration_batches(self, manifest: dict[str, Any], image_dir: Path, batches: int,
-                            batch_size: int):
+    def calibration_batches(self, manifest: Manifest, image_dir: Path, batches: int,
+                            batch_size: int) -> Iterator[np.ndarray]:
         """INT8 calibration batches as a fixed-size engine infers: ``pad_image_input`` to the
         model's input size (aspect kept, padded), then the manifest's normalization."""
         import numpy as np
@@ -99,7 +109,7 @@ class BpnetTask(Task):
         from graft.tasks.bpnet.preprocess import plan_input, resize_to_input
 
         _, h, w = self.input_shape(manifest)
-        norm = manifest["input"]["normalization"]
+        norm = Manifest.of(manifest).normalization
         paths = sample_images(image_dir, batches * batch_size)
         for start in range(0, len(paths), batch_size):
             batch = []
@@ -110,19 +120,21 @@ class BpnetTask(Task):
             x = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2)
             yield normalize(x, norm).numpy().astype(np.float32)
 
-    def sdk_compatible_head(self, manifest: dict[str, Any]):
+    def sdk_compatible_head(self, manifest: Manifest) -> tuple[nn.Module, list[str]]:
         """Deployment variant: the PAF output upsampled 2x by a ConvTranspose layer, the layout
         deployment pipelines (DeepStream-style bodypose apps) expect; heatmaps are unchanged."""
         from graft.tasks.bpnet.model import PafUpsampleHead
 
-        paf_channels = 2 * len(manifest["architecture"]["pose_config"]["limbs"])
+        arch = Manifest.of(manifest).architecture
+        paf_channels = 2 * len(arch["pose_config"]["limbs"])
         return PafUpsampleHead(paf_channels), ["paf_upsampled", "heatmap"]
 
-    def export_metadata(self, manifest: dict[str, Any]) -> dict[str, Any]:
+    def export_metadata(self, manifest: Manifest) -> dict[str, Any]:
         """What a pose pipeline needs besides the manifest: joints, limbs, stride, input mode."""
-        pose = manifest["architecture"].get("pose_config", {})
+        arch = Manifest.of(manifest).architecture
+        pose = arch.get("pose_config", {})
         return {"joints": pose.get("joints", []), "limbs": pose.get("limbs", []),
-                "stride": manifest["architecture"].get("stride", 8),
+                "stride": arch.get("stride", 8),
                 "keep_aspect_ratio_mode": "pad_image_input",
                 "outputs": {"paf": "2 x limbs channels", "heatmap": "joints + background"}}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -22,6 +23,9 @@ from graft.cli_options import (
 )
 from graft.console import console
 
+if TYPE_CHECKING:
+    from graft.tasks.base import Task
+
 EVAL_OVERRIDES: list[str] = overrides_option("eval.batch_size=16")
 
 
@@ -38,7 +42,9 @@ def _spec_first(spec: Path, overrides: list[str], results_dir: Path | None):
     return parsed
 
 
-def build_app() -> typer.Typer:
+
+def build_app(task: Task) -> typer.Typer:
+    """The ``graft classification`` commands; ``task`` (the registry's) gets prune and export."""
     app = typer.Typer(no_args_is_help=True, help="Image classification (ImageFolder data).")
 
     @app.command()
@@ -155,7 +161,6 @@ def build_app() -> typer.Typer:
                       f"{results_dir / 'result.csv'}{drawn}")
 
     from graft.optimize.cli import add_optimize_commands
-    from graft.tasks.classification.task import TASK
 
-    add_optimize_commands(app, TASK)
+    add_optimize_commands(app, task)
     return app

@@ -36,7 +36,7 @@ def build_network(
                 "load_graph: true needs pretrained_weights pointing to a .graft model",
                 "set model.pretrained_weights to the pruned model file",
             )
-        src_arch = dict(pretrained.manifest["architecture"])
+        src_arch = dict(pretrained.manifest.architecture)
         if src_arch.get("num_classes") != len(classes):
             raise UserError(
                 f"the pruned model has {src_arch.get('num_classes')} classes, the data "

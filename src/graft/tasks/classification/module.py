@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from graft.data.preprocess import normalize
 from graft.engine.module import GraftModule
+from graft.manifest import Normalization
 from graft.tasks.classification.spec import ClassificationSpec
 
 
@@ -20,7 +19,7 @@ def topk_correct(logits: torch.Tensor, target: torch.Tensor, k: int) -> torch.Te
 
 class ClassificationModule(GraftModule):
     def __init__(
-        self, net: nn.Module, spec: ClassificationSpec, normalization: dict[str, Any]
+        self, net: nn.Module, spec: ClassificationSpec, normalization: Normalization
     ) -> None:
         super().__init__(net, spec.optimizer, spec.lr_schedule, spec.regularizer)
         self.normalization = normalization

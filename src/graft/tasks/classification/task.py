@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from graft.tasks.base import Task
+
+if TYPE_CHECKING:
+    import typer
+    from pydantic import BaseModel
+    from torch import nn
+
+    from graft.api import GraftModel
+    from graft.manifest import Manifest
 
 
 class ClassificationTask(Task):
     name = "classification"
     summary = "Image classification: train, evaluate, inference, prune, export."
 
-    def build_model(self, architecture: dict[str, Any]):
+    def build_model(self, architecture: dict[str, Any]) -> nn.Module:
         from graft.tasks.classification.model import build_from_architecture
 
         return build_from_architecture(architecture)
@@ -22,14 +29,15 @@ class ClassificationTask(Task):
     def cli(self) -> typer.Typer:
         from graft.tasks.classification.cli import build_app
 
-        return build_app()
+        return build_app(self)
 
-    def spec_models(self):
+    def spec_models(self) -> dict[str, type[BaseModel]]:
         from graft.tasks.classification.spec import ClassificationSpec
 
         return {"train": ClassificationSpec}
 
-    def predict(self, model, inputs: Any, top_k: int = 5, **options: Any) -> list[dict[str, Any]]:
+    def predict(self, model: GraftModel, inputs: Any, top_k: int = 5,
+                **options: Any) -> list[dict[str, Any]]:
         """Paths, uint8 (3,H,W) tensors, or PIL images -> top-k labels and scores each."""
         import numpy as np
         import torch
@@ -54,18 +62,20 @@ class ClassificationTask(Task):
                 )
         return classify(Classifier.from_runner(Runner.from_model(model)), images, top_k)
 
-    def synth_command(self):
+    def synth_command(self) -> tuple[str, Callable[..., Any]]:
         from graft.tasks.classification.synth_cli import synth_classification
 
         return "classification", synth_classification
 
-    def output_names(self, manifest: dict[str, Any]) -> list[str]:
+    def output_names(self, manifest: Manifest) -> list[str]:
         return ["logits"]
 
-    def output_layers(self, model, manifest: dict[str, Any]):
+    def output_layers(self, model: nn.Module, manifest: Manifest) -> list[nn.Module]:
+        from graft.manifest import Manifest
         from graft.nn.backbones import classifier_name
 
-        return [model.get_submodule(classifier_name(manifest["architecture"]["arch"]))]
+        arch = Manifest.of(manifest).architecture["arch"]
+        return [model.get_submodule(classifier_name(arch))]
 
 
 TASK = ClassificationTask()

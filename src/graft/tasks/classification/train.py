@@ -14,6 +14,7 @@ from graft.engine.driver import (
     TrainSummary,
     run_training,
 )
+from graft.manifest import InputSpec, Manifest, Normalization
 from graft.spec import load_spec
 from graft.tasks.classification.spec import ClassificationSpec
 
@@ -22,24 +23,15 @@ def manifest_for(
     spec: ClassificationSpec,
     arch: dict[str, Any],
     classes: list[str],
-    normalization: dict[str, Any],
+    normalization: Normalization,
     metrics: dict[str, Any],
-) -> dict[str, Any]:
+) -> Manifest:
     h, w = spec.model.input_size
-    return {
-        "task": "classification",
-        "architecture": arch,
-        "classes": classes,
-        "input": {
-            "channels": 3,
-            "height": h,
-            "width": w,
-            "dtype": "uint8 RGB 0..255",
-            "normalization": normalization,
-        },
-        "spec": spec.model_dump(mode="json"),
-        "metrics": metrics,
-    }
+    return Manifest(
+        task="classification", architecture=arch, classes=classes,
+        input=InputSpec(channels=3, height=h, width=w, dtype="uint8 RGB 0..255",
+                        normalization=normalization),
+        spec=spec.model_dump(mode="json"), metrics=metrics)
 
 
 @dataclass
