@@ -73,15 +73,17 @@ class InputSpec(_Section):
     """One network input: its size, pixel format and normalization."""
 
     channels: int = 3
-    height: int
-    width: int
+    height: int | None = None  # None only in hand-made partial manifests
+    width: int | None = None
     dtype: str | None = None  # e.g. "uint8 RGB 0..255"
     normalization: Normalization | None = None
     stride: int | None = None  # output stride of dense-prediction tasks
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        """(C, H, W)."""
+        """(C, H, W); ``KeyError`` when the size is not recorded."""
+        if self.height is None or self.width is None:
+            raise KeyError("input.height" if self.height is None else "input.width")
         return self.channels, self.height, self.width
 
 

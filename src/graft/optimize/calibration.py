@@ -64,9 +64,9 @@ def classifier_preprocess(manifest: Manifest | Mapping[str, Any]
 
     from graft.data.images import read_rgb
 
-    inp = Manifest.of(manifest).require_input()
-    resize = v2.Resize((inp.height, inp.width), antialias=True)
-    gray = v2.Grayscale() if inp.channels == 1 else None
+    channels, height, width = Manifest.of(manifest).require_input().shape
+    resize = v2.Resize((height, width), antialias=True)
+    gray = v2.Grayscale() if channels == 1 else None
 
     def preprocess(path: Path) -> torch.Tensor:
         image = resize(read_rgb(path))

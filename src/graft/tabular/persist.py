@@ -99,13 +99,12 @@ def _read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
-def load_scaler(path: str | Path) -> Any:
-    """Read a scaler written by :func:`save_scaler`; its tables are NumPy arrays."""
-    from graft.tabular.scaler import GaussRankScaler
-
+def load_scaler(path: str | Path, scaler_class: type) -> Any:
+    """Read a scaler written by :func:`save_scaler` into a new ``scaler_class`` (the
+    ``GaussRankScaler`` calling this); its tables are NumPy arrays."""
     path = require_file(path, "scaler file")
     meta = _read_meta(path)
-    scaler = GaussRankScaler(**meta["params"])
+    scaler = scaler_class(**meta["params"])
     groups = meta["groups"]
     n_groups = 1 if groups is None else len(groups)
     n_columns = len(meta["columns"])

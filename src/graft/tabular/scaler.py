@@ -20,7 +20,7 @@ Semantics (each one tested in ``tests/tabular``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +30,11 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from graft.tabular import kernels
-from graft.tabular.backends import CupyBackend, NumpyBackend, TorchBackend, backend_for
+from graft.tabular.backends import NumpyBackend, TorchBackend, backend_for
 from graft.tabular.containers import Frame, factorize_keys, host_view, read_input, to_torch
 from graft.tabular.errors import GaussRankInputError
 from graft.tabular.kernels import ColumnTable
-
-Kernel = Callable[[Any, ColumnTable, Any, Any], Any]
-
-
-def make_backend(name: str, device: str) -> Any:
-    """Rebuild a backend from the (name, device) recorded at fit time."""
-    if name == "torch":
-        return TorchBackend(device)
-    if name == "cupy":
-        return CupyBackend()
-    return NumpyBackend()
+from graft.tabular.routing import Kernel, key_position, per_group, route, tables_on
 
 
 class GaussRankScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -129,33 +119,6 @@ class GaussRankScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 f"epsilon must lie in (0, 1), got {self.epsilon!r}", "the default is 1e-6"
             )
 
-    def _key_position(self, X: Any) -> int | None:
-        if self.group_by is None:
-            return None
-        columns = getattr(X, "columns", None)
-        if isinstance(X, pd.Series):
-            columns = [X.name]
-        if columns is not None:
-            labels = list(columns)
-            if self.group_by not in labels:
-                raise GaussRankInputError(
-                    f"group_by column {self.group_by!r} is not in the data",
-                    f"available columns: {', '.join(map(str, labels))}",
-                )
-            return labels.index(self.group_by)
-        width = X.shape[1] if getattr(X, "ndim", 2) == 2 and hasattr(X, "shape") else None
-        if isinstance(self.group_by, int | np.integer) and not isinstance(self.group_by, bool):
-            if width is not None and not 0 <= int(self.group_by) < width:
-                raise GaussRankInputError(
-                    f"group_by position {self.group_by} is outside the {width} columns",
-                    "pass the position of the key column",
-                )
-            return int(self.group_by)
-        raise GaussRankInputError(
-            f"group_by={self.group_by!r} names a column but the input has no column names",
-            "pass a DataFrame, or the key column's position, or groups=",
-        )
-
     def _fit(self, X: Any, groups: Any, *, with_scores: bool) -> Any:
         self._check_params()
         key_position = self._key_position(X)
@@ -197,7 +160,7 @@ class GaussRankScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 outputs[pos] = fit_one(0, j, column, backend.out_dtype(column))
         else:
             codes, group_keys = factorize_keys(frame, keys)
-            outputs = self._per_group(
+            outputs = per_group(
                 frame, codes, len(group_keys), positions, fit_one, with_output=with_scores
             )
         self.column_positions_ = positions
@@ -212,101 +175,19 @@ class GaussRankScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self._placed = {(backend.name, backend.device): self.tables_}
         return frame.rebuild(outputs) if with_scores else None
 
-    # --- routing ---------------------------------------------------------------------------
-    def _per_group(
-        self,
-        frame: Frame,
-        codes: Any,
-        n_groups: int,
-        positions: list[int],
-        run: Callable[[int, int, Any, Any], Any],
-        *,
-        with_output: bool = True,
-    ) -> dict[int, Any]:
-        """Apply ``run(group, j, values, out_dtype)`` to every group's slice of every column."""
-        backend = frame.backend
-        order, bounds = backend.group_order(codes, n_groups)
-        outputs: dict[int, Any] = {}
-        for j, pos in enumerate(positions):
-            column = frame.columns[pos]
-            out_dtype = backend.out_dtype(column)
-            grouped = backend.take(backend.cast(column, backend.work_dtype(column)), order)
-            result = backend.full(frame.n_rows, float("nan"), out_dtype) if with_output else None
-            for g in range(n_groups):
-                start, stop = bounds[g], bounds[g + 1]
-                if start == stop:
-                    continue
-                piece = run(g, j, grouped[start:stop], out_dtype)
-                if with_output:
-                    result[start:stop] = piece
-            if with_output:
-                restored = backend.full(frame.n_rows, float("nan"), out_dtype)
-                backend.scatter(restored, order, result)
-                outputs[pos] = restored
-        return outputs
+    # --- routing (graft.tabular.routing) ---------------------------------------------------
+    def _key_position(self, X: Any) -> int | None:
+        return key_position(self.group_by, X)
 
     def _tables_on(self, backend: Any) -> dict[Any, list[ColumnTable]]:
         """The fitted tables on ``backend``'s device (copied there once, then cached)."""
-        place = (backend.name, backend.device)
-        placed = self.__dict__.setdefault("_placed", {})
-        if place not in placed:
-            source = make_backend(*next(iter(placed), (self.backend_, "cpu")))
-            placed[place] = {
-                group: [
-                    ColumnTable(
-                        knots=backend.from_numpy(source.to_numpy(table.knots)),
-                        n=table.n,
-                        flavor=table.flavor,
-                        epsilon=table.epsilon,
-                    )
-                    for table in tables
-                ]
-                for group, tables in self.tables_.items()
-            }
-        return placed[place]
+        return tables_on(backend, self.tables_, self.backend_,
+                         self.__dict__.setdefault("_placed", {}))
 
-    def _route(
-        self, frame: Frame, keys: Any, pairs: list[tuple[int, int]], kernel: Kernel
-    ) -> dict[int, Any]:
-        """Run ``kernel`` on each (frame position, fitted column index) pair, per group."""
-        backend = frame.backend
-        tables = self._tables_on(backend)
-        if self.groups_ is None:
-            if keys is not None:
-                raise GaussRankInputError(
-                    "groups were given but the scaler was fitted without groups",
-                    "drop groups=, or refit with group_by/groups",
-                )
-            outputs = {}
-            for pos, j in pairs:
-                column = frame.columns[pos]
-                x = backend.cast(column, backend.work_dtype(column))
-                outputs[pos] = kernel(backend, tables[None][j], x, backend.out_dtype(column))
-            return outputs
-        if keys is None:
-            raise GaussRankInputError(
-                "the scaler was fitted per group but no group keys were given",
-                f"include the key column {self.group_by!r} or pass groups=",
-            )
-        codes, seen = factorize_keys(frame, keys)
-        lookup = {key: g for g, key in enumerate(self.groups_)}
-        unseen = [key for key in seen if key not in lookup]
-        if unseen:
-            shown = ", ".join(repr(key) for key in unseen[:5])
-            raise GaussRankInputError(
-                f"{len(unseen)} group(s) were not seen in fit: {shown}",
-                f"fitted groups: {', '.join(repr(k) for k in self.groups_[:10])}"
-                + (" ..." if len(self.groups_) > 10 else ""),
-            )
-        fitted = [lookup[key] for key in seen]
-        column_of = dict(pairs)
-        positions = [pos for pos, _ in pairs]
-
-        def run(g: int, j: int, x: Any, out_dtype: Any) -> Any:
-            table = tables[self.groups_[fitted[g]]][column_of[positions[j]]]
-            return kernel(backend, table, x, out_dtype)
-
-        return self._per_group(frame, codes, len(seen), positions, run)
+    def _route(self, frame: Frame, keys: Any, pairs: list[tuple[int, int]],
+               kernel: Kernel) -> dict[int, Any]:
+        return route(frame, keys, pairs, kernel, self._tables_on(frame.backend), self.groups_,
+                     self.group_by)
 
     def _transform_kernel(self, backend: Any, table: ColumnTable, x: Any, dtype: Any) -> Any:
         return kernels.transform_column(
@@ -394,7 +275,7 @@ class GaussRankScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """Read a scaler written by :meth:`save` (tables land on the CPU as NumPy)."""
         from graft.tabular.persist import load_scaler
 
-        return load_scaler(path)
+        return load_scaler(path, cls)
 
     def table(self, column: Hashable, group: Any = None) -> ColumnTable:
         """The fitted table of ``column`` (and ``group``): ``.knots``, ``.n``."""
