@@ -7,26 +7,22 @@ catalog:NAME[:VERSION]``, which :func:`resolve` turns into a verified local file
 
 from __future__ import annotations
 
-from graft.catalog.client import pull, push, resolve
-from graft.catalog.index import CatalogIndex, ModelCard, parse_ref
-from graft.catalog.sources import (
-    CatalogUnreachable,
-    cache_root,
-    default_catalog,
-    models_cache_dir,
-    open_catalog,
-)
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "CatalogIndex",
-    "CatalogUnreachable",
-    "ModelCard",
-    "cache_root",
-    "default_catalog",
-    "models_cache_dir",
-    "open_catalog",
-    "parse_ref",
-    "pull",
-    "push",
-    "resolve",
-]
+CATALOG_ENV = "GRAFT_CATALOG"  # the default catalog's environment variable
+
+_HOME = {"pull": "client", "push": "client", "resolve": "client", "CatalogIndex": "index",
+         "ModelCard": "index", "parse_ref": "index", "CatalogUnreachable": "sources",
+         "cache_root": "sources", "default_catalog": "sources", "models_cache_dir": "sources",
+         "open_catalog": "sources"}
+
+__all__ = ["CATALOG_ENV", *sorted(_HOME)]
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported on first use: ``graft --help`` mounts the catalog commands
+    without loading the HTTP client and index models."""
+    if name in _HOME:
+        return getattr(import_module(f"graft.catalog.{_HOME[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.filesize import decimal
 from rich.table import Table
 
-from graft.catalog import client, semver
-from graft.catalog.index import ModelCard, parse_ref
-from graft.catalog.sources import CATALOG_ENV, default_catalog, open_catalog
+from graft.catalog import CATALOG_ENV, semver
 from graft.cli_options import KEY
 from graft.console import console
+
+if TYPE_CHECKING:  # the commands import the client and index when they run (fast --help)
+    from graft.catalog.index import ModelCard
 
 app = typer.Typer(
     help="List, inspect, pull and push .graft models (a catalog is a directory or an "
@@ -54,6 +56,8 @@ def list_models(
 
     Example: graft catalog list --catalog /srv/graft-catalog --task classification
     """
+    from graft.catalog.sources import open_catalog
+
     source = open_catalog(catalog)
     index = source.read_index()
     cards = index.models if all_versions else index.latest_cards()
@@ -83,6 +87,9 @@ def info(
 
     Example: graft catalog info my-classifier:1.0.0
     """
+    from graft.catalog.index import parse_ref
+    from graft.catalog.sources import open_catalog
+
     name, version = parse_ref(ref)
     index = open_catalog(catalog).read_index()
     card = index.find(name, version)
@@ -125,6 +132,8 @@ def pull(
 
     Example: graft catalog pull my-classifier -o models/
     """
+    from graft.catalog import client
+
     path, card, downloaded = client.pull(ref, output, catalog=catalog, progress=not quiet)
     state = "pulled" if downloaded else "already up to date:"
     console.print(f"{state} {card.ref} -> {path} (sha256 verified)", highlight=False)
@@ -155,6 +164,9 @@ def push(
 
     Example: graft catalog push model.graft --name my-classifier --version 1.0.0 -c /srv/cat
     """
+    from graft.catalog import client
+    from graft.catalog.sources import default_catalog
+
     target = catalog or default_catalog()
     card = client.push(model, name, version, target, key=key, force=force, dataset=dataset,
                        license=license, description=description)

@@ -15,10 +15,10 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlparse
 from urllib.request import Request, urlopen
 
+from graft.catalog import CATALOG_ENV  # defined where the CLI reads it cheaply
 from graft.catalog.index import INDEX_FILE, CatalogIndex
 from graft.errors import UserError
 
-CATALOG_ENV = "GRAFT_CATALOG"
 CACHE_ENV = "GRAFT_CACHE"
 TIMEOUT_S = 30.0
 

@@ -9,8 +9,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from graft.console import console
 
 if TYPE_CHECKING:
@@ -54,6 +52,8 @@ def write_spec(path: Path, spec: dict[str, Any]) -> Path:
         if isinstance(value, dict):
             return {k: portable(v) for k, v in value.items()}
         return [portable(v) for v in value] if isinstance(value, list) else value
+
+    import yaml
 
     write_text(path, yaml.safe_dump(portable(spec), sort_keys=False))
     return path

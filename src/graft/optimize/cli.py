@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -22,10 +21,12 @@ from graft.errors import UserError
 from graft.fsutil import check_output_file
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from graft.manifest import Manifest
     from graft.tasks.base import Task
 
-CalibrationLoader = Callable[["Manifest", Path, int, int], Iterable[np.ndarray]]
+CalibrationLoader = Callable[["Manifest", Path, int, int], Iterable["np.ndarray"]]
 
 
 def _same_file(a: Path, b: Path) -> bool:

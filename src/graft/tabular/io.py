@@ -1,13 +1,19 @@
-"""Reading and writing the CSV/Parquet tables of the ``graft gaussrank`` commands."""
+"""Reading and writing the CSV/Parquet tables of the ``graft gaussrank`` commands.
+
+pandas is imported where a table is read or checked, not with this module: ``graft --help``
+mounts these commands and must stay fast.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from graft.errors import UserError, require_file
 from graft.fsutil import atomic_path
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUFFIXES = (".csv", ".parquet", ".pq")
 
@@ -24,6 +30,8 @@ def _check_suffix(path: Path) -> str:
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet file; an unreadable or empty table is a UserError."""
+    import pandas as pd
+
     path = require_file(path, "input table")
     suffix = _check_suffix(path)
     try:
@@ -71,6 +79,8 @@ def require_columns(frame: pd.DataFrame, names: list[str], path: str | Path) -> 
 
 def require_numeric(frame: pd.DataFrame, names: list[str], path: str | Path) -> None:
     """Every named column must hold numbers (bool counts as numeric)."""
+    import pandas as pd
+
     bad = [name for name in names if not pd.api.types.is_numeric_dtype(frame[name])]
     if bad:
         kinds = ", ".join(f"{name!r} ({frame[name].dtype})" for name in bad)
@@ -82,6 +92,8 @@ def require_numeric(frame: pd.DataFrame, names: list[str], path: str | Path) -> 
 
 def numeric_columns(frame: pd.DataFrame, exclude: list[str]) -> list[str]:
     """The numeric columns of ``frame`` except ``exclude``, in file order."""
+    import pandas as pd
+
     return [
         str(c)
         for c in frame.columns

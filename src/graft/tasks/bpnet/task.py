@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graft.manifest import Manifest
 from graft.tasks.base import Task
 
 if TYPE_CHECKING:
@@ -17,6 +16,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from graft.api import GraftModel
+    from graft.manifest import Manifest
 
 
 class BpnetTask(Task):
@@ -109,6 +109,8 @@ class BpnetTask(Task):
         from graft.tasks.bpnet.preprocess import plan_input, resize_to_input
 
         _, h, w = self.input_shape(manifest)
+        from graft.manifest import Manifest
+
         norm = Manifest.of(manifest).normalization
         paths = sample_images(image_dir, batches * batch_size)
         for start in range(0, len(paths), batch_size):
@@ -123,6 +125,7 @@ class BpnetTask(Task):
     def sdk_compatible_head(self, manifest: Manifest) -> tuple[nn.Module, list[str]]:
         """Deployment variant: the PAF output upsampled 2x by a ConvTranspose layer, the layout
         deployment pipelines (DeepStream-style bodypose apps) expect; heatmaps are unchanged."""
+        from graft.manifest import Manifest
         from graft.tasks.bpnet.model import PafUpsampleHead
 
         arch = Manifest.of(manifest).architecture
@@ -131,6 +134,8 @@ class BpnetTask(Task):
 
     def export_metadata(self, manifest: Manifest) -> dict[str, Any]:
         """What a pose pipeline needs besides the manifest: joints, limbs, stride, input mode."""
+        from graft.manifest import Manifest
+
         arch = Manifest.of(manifest).architecture
         pose = arch.get("pose_config", {})
         return {"joints": pose.get("joints", []), "limbs": pose.get("limbs", []),
