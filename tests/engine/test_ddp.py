@@ -1,4 +1,6 @@
-"""Two-process DDP on CPU (gloo) through the real CLI."""
+"""Two-process DDP on CPU (gloo) through the real CLI: the run finishes, and the top-1 that chose
+the model, gathered from both ranks, is the exact top-1 of that model on the 9 validation images
+(the sampler gives each rank 5: a mean of the two ranks' means would count one image twice)."""
 
 import json
 import os
@@ -7,8 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
+from graft.api import load
+from graft.data.preprocess import normalize
+from graft.spec import load_spec
+from graft.tasks.classification.data import ClassificationData
+from graft.tasks.classification.spec import ClassificationSpec
 from tests.conftest import classification_spec_dict
 
 pytestmark = pytest.mark.slow
@@ -43,4 +51,14 @@ def test_two_process_ddp_on_cpu(tmp_path: Path, shapes_dir: Path):
     assert done.returncode == 0, done.stderr[-3000:]
     state = json.loads((results / "run.json").read_text())
     assert state["status"] == "finished" and state["world_size"] == 2
-    assert (results / "model.graft").exists()
+    model = load(results / "model.graft")
+    data = ClassificationData(load_spec(spec, ClassificationSpec).data, (32, 32))
+    hits = []
+    with torch.no_grad():
+        for images, target in data.val_dataloader():
+            logits = model.module(normalize(images, model.manifest.normalization))
+            hits += (logits.argmax(1) == target).tolist()
+    assert len(hits) == 9
+    recorded = model.manifest.metrics["val/acc"]
+    assert recorded == pytest.approx(sum(hits) / 9, abs=1e-6)
+    assert model.manifest.provenance.selected_by.monitor == "val/acc"

@@ -82,8 +82,29 @@ class GraftCheckpointIO(TorchCheckpointIO):
         return read_checkpoint(path, self.key, map_location or "cpu")
 
 
+class BestCheckpoint(ModelCheckpoint):
+    """``best.ckpt``: the best monitored score. With ``scored`` (the end-of-epoch evaluation's
+    "did it run this epoch"), epochs without a fresh score are skipped: Lightning would otherwise
+    refuse a missing metric, or compare the last evaluation's value again."""
+
+    def __init__(self, *, scored: Callable[[L.Trainer], bool] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scored = scored
+
+    @property
+    def state_key(self) -> str:
+        """As a plain ``ModelCheckpoint``'s: runs checkpointed before this class resume."""
+        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.scored is None or self.scored(trainer):  # the same answer on every rank
+            super().on_validation_end(trainer, pl_module)
+
+
 def checkpoint_callbacks(ckpt_dir: Path, trainer: TrainerSpec, monitor: str, mode: str,
-                         validates: bool) -> tuple[ModelCheckpoint | None, list[L.Callback]]:
+                         validates: bool, scored: Callable[[L.Trainer], bool] | None = None
+                         ) -> tuple[ModelCheckpoint | None, list[L.Callback]]:
     """The best-model callback (None without validation) and every checkpoint callback.
 
     Order matters: ``last.ckpt`` is written after the epoch history and the best model have
@@ -96,10 +117,10 @@ def checkpoint_callbacks(ckpt_dir: Path, trainer: TrainerSpec, monitor: str, mod
             monitor="epoch", mode="max", save_top_k=trainer.keep_checkpoints,
             every_n_epochs=trainer.checkpoint_interval, save_on_train_epoch_end=True,
             enable_version_counter=False))
-    best = ModelCheckpoint(
+    best = BestCheckpoint(
         dirpath=ckpt_dir, filename=BEST, monitor=monitor, mode=mode, save_top_k=1,
         auto_insert_metric_name=False, enable_version_counter=False,
-        save_on_train_epoch_end=False) if validates else None
+        save_on_train_epoch_end=False, scored=scored) if validates else None
     last = ModelCheckpoint(
         dirpath=ckpt_dir, filename=LAST, save_top_k=1, every_n_epochs=1,
         save_on_train_epoch_end=True, enable_version_counter=False)

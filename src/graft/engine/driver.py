@@ -11,14 +11,17 @@ everything around them, the same for every task:
 4. loads the best checkpoint (the last one without validation), writes ``model.graft``, loads
    it back, and only then records ``finished``; failures and interrupts are recorded too.
 
-Where the best model comes from: the checkpoint with the best ``TrainParts.monitor`` value, a
-metric the task's module logs during validation. An end-of-epoch evaluation hook (a task's real
-metric such as top-1, keypoint AP or mAP) plugs in as one more ``TrainParts`` field whose
-result is logged under the monitored name; nothing else here changes.
+Where the best model comes from: the checkpoint with the best ``TrainParts.monitor`` value. A
+task's real metric (top-1, keypoint AP, mAP) comes from its end-of-epoch evaluation
+(``TrainParts.evaluation``, :mod:`graft.engine.evaluation`), computed over the whole validation
+set and gathered across DDP ranks; without one, the monitor is a metric the module logs in
+``validation_step``. ``model.graft`` records the monitor (``provenance.selected_by``) and the
+validation metrics of the chosen epoch.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,8 +32,9 @@ import lightning as L
 import torch
 from pydantic import BaseModel
 
-from graft.engine.checkpoints import load_checkpoint_weights
+from graft.engine.checkpoints import read_checkpoint
 from graft.engine.config import TrainerSpec
+from graft.engine.evaluation import EpochEvaluation, Monitor
 from graft.engine.fit import (
     FitResult,
     Interrupted,
@@ -43,15 +47,10 @@ from graft.engine.module import GraftModule
 from graft.engine.rundir import RunDir, Start
 from graft.errors import UserError
 from graft.fsutil import check_output_dir
-from graft.manifest import Manifest
+from graft.manifest import Manifest, Selection
 
-
-@dataclass(frozen=True)
-class Monitor:
-    """The logged metric that picks the best checkpoint, and which way is better."""
-
-    name: str
-    mode: Literal["min", "max"]
+__all__ = ["EpochEvaluation", "Launch", "Monitor", "TrainOptions", "TrainParts", "TrainSummary",
+           "TrainingRecipe", "run_training"]
 
 
 @dataclass
@@ -61,8 +60,9 @@ class TrainParts:
     module: GraftModule  # the task's LightningModule; ``module.net`` is what model.graft holds
     data: L.LightningDataModule
     validates: bool  # the data has a validation set (else: no best model, the last one is kept)
-    monitor: Monitor
+    monitor: Monitor  # what picks the best checkpoint (logged by the module or the evaluation)
     manifest: Callable[[dict[str, Any]], Manifest]  # training metrics -> .graft manifest
+    evaluation: EpochEvaluation | None = None  # the task's real metric at the end of epochs
 
 
 class TrainingRecipe(Protocol):
@@ -201,7 +201,7 @@ def _fit(parts: TrainParts, trainer: TrainerSpec, results: Path, options: TrainO
     return fit(parts.module, parts.data, trainer=trainer, results_dir=results,
                monitor=parts.monitor.name, mode=parts.monitor.mode, validates=parts.validates,
                launch=options.launch, key=options.key,
-               on_saved=run.checkpoint_saved if run else None)
+               on_saved=run.checkpoint_saved if run else None, evaluation=parts.evaluation)
 
 
 def _train_and_save(recipe: TrainingRecipe, run: RunDir, start: Start, trainer: TrainerSpec,
@@ -224,6 +224,7 @@ def _train_and_save(recipe: TrainingRecipe, run: RunDir, start: Start, trainer: 
             return summary
         record = {
             "monitor": parts.monitor.name if result.best_checkpoint else None,
+            "mode": parts.monitor.mode,
             "best_score": result.best_score,
             "model_checkpoint": (result.best_checkpoint or result.last_checkpoint).name,
             "validated": result.best_checkpoint is not None,
@@ -245,9 +246,26 @@ def _fit_record(found: dict[str, Any], run: RunDir, monitor: Monitor) -> dict[st
     (status "finished") name no checkpoint: best.ckpt if there, else last.ckpt."""
     best = run.ckpt_dir / "best.ckpt"
     default = best.name if best.exists() else "last.ckpt"
-    return {"monitor": found.get("monitor", monitor.name), "best_score": found.get("best_score"),
+    return {"monitor": found.get("monitor", monitor.name), "mode": found.get("mode", monitor.mode),
+            "best_score": found.get("best_score"),
             "model_checkpoint": found.get("model_checkpoint", default),
             "epochs": found.get("epochs", 0)}
+
+
+def _validation_metrics(path: Path, epoch: int | None) -> dict[str, float]:
+    """The ``val/*`` numbers ``metrics.jsonl`` holds for ``epoch`` (its last row: a resumed run
+    may have logged an epoch twice)."""
+    found: dict[str, float] = {}
+    if epoch is None or not path.is_file():
+        return found
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:  # a line cut short by a killed run
+            continue
+        if row.get("phase") == "val" and row.get("epoch") == epoch:
+            found = {k: v for k, v in row.items() if k.startswith("val/")}
+    return found
 
 
 def _save_model(parts: TrainParts, run: RunDir, record: dict[str, Any], key: str | None) -> int:
@@ -258,12 +276,21 @@ def _save_model(parts: TrainParts, run: RunDir, record: dict[str, Any], key: str
     if not ckpt.exists():
         raise UserError(f"{ckpt} is missing, so the trained model cannot be written",
                         "rerun with --force to train again")
-    load_checkpoint_weights(parts.module, ckpt, key)
+    state = read_checkpoint(ckpt, key)
+    parts.module.load_state_dict(state["state_dict"])
     net = parts.module.net.float().to(memory_format=torch.contiguous_format)
     metrics: dict[str, Any] = {"epochs": record["epochs"]}
+    selection = None
     if record["monitor"]:
+        metrics.update(_validation_metrics(run.path / "metrics.jsonl", state.get("epoch")))
         metrics[record["monitor"]] = record["best_score"]
-    model = GraftModel(net, parts.manifest(metrics))
+        selection = Selection(monitor=record["monitor"], score=record["best_score"],
+                              mode=record.get("mode", parts.monitor.mode))
+    manifest = Manifest.of(parts.manifest(metrics))
+    if selection is not None:
+        manifest = manifest.updated(
+            provenance=manifest.provenance.model_copy(update={"selected_by": selection}))
+    model = GraftModel(net, manifest)
     model.save(run.model_path, key=key)
     load(run.model_path, key=key)
     return model.num_params

@@ -22,6 +22,7 @@ import torch
 from graft.engine.callbacks import ExceptionRecorder, JsonlMetricsLogger, RngStateCallback
 from graft.engine.checkpoints import GraftCheckpointIO, OnSaved, checkpoint_callbacks
 from graft.engine.config import TrainerSpec
+from graft.engine.evaluation import EpochEvaluation, EvaluationCallback
 from graft.errors import UserError
 
 ACCELERATORS = ("auto", "cpu", "gpu")
@@ -147,12 +148,15 @@ def fit(
     launch: Launch = Launch(),
     key: str | None = None,
     on_saved: OnSaved | None = None,
+    evaluation: EpochEvaluation | None = None,
 ) -> FitResult:
     """Train ``module`` into ``results_dir``, resuming from ``checkpoints/last.ckpt`` if there.
 
     ``validates``: whether the data has a validation set; without one there is no best model
     and the last checkpoint is the result. ``key`` encrypts the checkpoints; ``on_saved`` is
-    called after each checkpoint write (on the main process).
+    called after each checkpoint write (on the main process). ``evaluation``: the task's
+    end-of-epoch metric (:mod:`graft.engine.evaluation`); when it logs ``monitor``, only the
+    epochs it ran in compete for the best checkpoint.
     """
     from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -167,10 +171,15 @@ def fit(
     if trainer.compile and isinstance(net, torch.nn.Module):
         # in place: parameter names (checkpoints, model.graft) stay free of ``_orig_mod.``
         net.compile(backend=trainer.compile_backend)
-    best_ckpt, ckpt_callbacks = checkpoint_callbacks(ckpt_dir, trainer, monitor, mode, validates)
+    evaluating = EvaluationCallback(evaluation) if evaluation is not None and validates else None
+    scored = (evaluating.ran_this_epoch if evaluating is not None
+              and evaluation.monitor.name == monitor else None)
+    best_ckpt, ckpt_callbacks = checkpoint_callbacks(ckpt_dir, trainer, monitor, mode, validates,
+                                                     scored)
     recorder = ExceptionRecorder()
     callbacks: list[L.Callback] = [*ckpt_callbacks, RngStateCallback(), recorder,
-                                   JsonlMetricsLogger(results_dir / "metrics.jsonl")]
+                                   *([evaluating] if evaluating else []),  # logs before the
+                                   JsonlMetricsLogger(results_dir / "metrics.jsonl")]  # writer
     if launch.progress:
         from lightning.pytorch.callbacks import RichProgressBar
 

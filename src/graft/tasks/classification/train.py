@@ -8,7 +8,6 @@ from typing import Any
 
 from graft.engine.driver import (
     Launch,
-    Monitor,
     TrainOptions,
     TrainParts,
     TrainSummary,
@@ -45,7 +44,7 @@ class ClassificationTraining:
         from graft.data.preprocess import normalization_for
         from graft.tasks.classification.data import ClassificationData
         from graft.tasks.classification.model import build_network
-        from graft.tasks.classification.module import ClassificationModule
+        from graft.tasks.classification.module import ClassificationModule, TopKEvaluation
 
         spec = self.spec
         data = ClassificationData(spec.data, spec.model.input_size)
@@ -56,11 +55,14 @@ class ClassificationTraining:
             net = prepare_qat(net)
             arch["qat"] = True
         normalization = normalization_for(spec.data.preprocess_mode)
+        validates = data.val_set is not None
+        evaluation = TopKEvaluation(len(data.val_set), spec.eval.top_k) if validates else None
         return TrainParts(
             module=ClassificationModule(net, spec, normalization),
             data=data,
-            validates=data.val_set is not None,
-            monitor=Monitor("val/acc", "max"),
+            validates=validates,
+            monitor=TopKEvaluation.monitor,
+            evaluation=evaluation,
             manifest=lambda metrics: manifest_for(spec, arch, data.classes, normalization,
                                                   metrics),
         )
