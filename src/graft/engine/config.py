@@ -85,6 +85,11 @@ class TrainerSpec(StrictModel):
         2, ge=-1, description="how many of the most recent epoch=NNN.ckpt to keep besides "
         "best.ckpt and last.ckpt; 0 keeps none, -1 keeps all")
     validation_interval: int = Field(1, ge=1, description="epochs between validations")
+    evaluation_interval: int | None = Field(
+        None, ge=1, description="epochs between the task's evaluation of its real metric on the "
+        "validation set (top-1, keypoint AP, mAP), which picks the best model; the last epoch "
+        "is always evaluated; keep it a multiple of validation_interval. null: the task's "
+        "default (classification every epoch, bpnet every 5th: keypoint AP takes a while)")
     seed: int = Field(42, description="seeds every RNG before the network is built: the same "
                       "spec and seed give the same initial weights")
     precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = Field(

@@ -38,13 +38,31 @@ def evaluation_pose(model_pose, dataset_pose):
     return dataset_pose
 
 
+def predict_people(estimator: PoseEstimator, image_dir: Path, images: list[dict[str, Any]],
+                   progress: bool = False) -> list[dict[str, Any]]:
+    """People found in each COCO ``images`` entry (read from ``image_dir``), as COCO-style
+    predictions: ``image_id``, ``keypoints`` (J, 3) in image pixels, ``score``."""
+    from rich.progress import track
+
+    def pixels():
+        for img in images:
+            yield read_rgb_array(image_dir / img["file_name"])
+
+    predictions: list[dict[str, Any]] = []
+    people_per_image = estimator.predict_many(pixels())
+    for img, people in track(zip(images, people_per_image, strict=False), total=len(images),
+                             description="evaluate", disable=not progress):
+        for p in people:
+            predictions.append({"image_id": int(img["id"]), "keypoints": p["keypoints"],
+                                "score": float(p["score"])})
+    return predictions
+
+
 def evaluate(spec: InferenceSpec, model: Any, dataset_spec: str | Path, *,
              results_dir: str | Path | None = None, mode: str = "test",
              device: str | None = "auto", max_images: int | None = None,
              progress: bool = True) -> dict[str, Any]:
     """Evaluate ``model`` (a loaded GraftModel) and return the metrics plus run facts."""
-    from rich.progress import track
-
     from graft.tasks.bpnet.dataset_spec import load_dataset_spec
 
     if results_dir is not None:
@@ -61,19 +79,8 @@ def evaluate(spec: InferenceSpec, model: Any, dataset_spec: str | Path, *,
     if not images:
         raise UserError(f"{ann_file} lists no images", "evaluate on a split with images")
     estimator = PoseEstimator(model, spec, device)
-    predictions: list[dict[str, Any]] = []
     start = time.perf_counter()
-
-    def pixels():
-        for img in images:
-            yield read_rgb_array(image_dir / img["file_name"])
-
-    people_per_image = estimator.predict_many(pixels())
-    for img, people in track(zip(images, people_per_image, strict=False), total=len(images),
-                             description="evaluate", disable=not progress):
-        for p in people:
-            predictions.append({"image_id": int(img["id"]), "keypoints": p["keypoints"],
-                                "score": float(p["score"])})
+    predictions = predict_people(estimator, image_dir, images, progress)
     seconds = time.perf_counter() - start
     metrics = coco_keypoint_ap(gt, predictions, pose, image_ids=[int(i["id"]) for i in images])
     result = {"metrics": metrics, "images": len(images), "persons": len(predictions),

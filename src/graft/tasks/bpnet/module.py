@@ -4,7 +4,8 @@ Loss (TLT's): for every stage and both branches, half the squared error between 
 target, times the loss mask (1 = use; crowds and unlabeled people are 0), summed over channels
 and pixels and divided by the batch size; the stages' losses are added. Its scale is what the
 TLT learning-rate defaults were tuned for. Validation reports the same loss on the last stage,
-the maps inference uses.
+the maps inference uses; the best model is the one with the best keypoint AP on the validation
+images (:mod:`~graft.tasks.bpnet.validation`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from graft.manifest import InputSpec, Manifest, Normalization
 from graft.tasks.bpnet.model import BpNetLite, architecture_dict, build_model
 from graft.tasks.bpnet.pose_config import PoseConfig
 from graft.tasks.bpnet.spec import BpnetTrainSpec, ModelSpec
+from graft.tasks.bpnet.validation import DEFAULT_INTERVAL, KeypointEvaluation
 
 
 def masked_l2(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -168,10 +170,28 @@ class BpnetTraining:
         data = BpnetDataModule(spec.dataloader)
         pose = data.pose_config
         net, arch = build_network(spec.model, pose, key)
+        evaluation = keypoint_evaluation(spec, data, manifest_for(spec, arch, pose, {}))
         return TrainParts(
             module=BpnetModule(net, spec), data=data, validates=data.has_val,
-            monitor=Monitor("val/loss", "min"),
-            manifest=lambda metrics: manifest_for(spec, arch, pose, metrics))
+            monitor=evaluation.monitor if evaluation else Monitor("val/loss", "min"),
+            manifest=lambda metrics: manifest_for(spec, arch, pose, metrics),
+            evaluation=evaluation)
+
+
+def keypoint_evaluation(spec: BpnetTrainSpec, data: Any, manifest: Manifest
+                        ) -> KeypointEvaluation | None:
+    """Keypoint AP on the validation split (None without one), at the training input size."""
+    from graft.tasks.bpnet.evaluate import evaluation_pose
+    from graft.tasks.bpnet.spec import InferenceSpec
+
+    val = data.val_index
+    if val is None:
+        return None
+    return KeypointEvaluation(
+        annotation_file=val.annotation_file, image_dir=val.image_dir,
+        pose=evaluation_pose(data.pose_config, val.pose_config), manifest=manifest,
+        inference=InferenceSpec(input_shape=spec.dataloader.image_config.input_size),
+        every_n_epochs=spec.trainer.evaluation_interval or DEFAULT_INTERVAL)
 
 
 def train(spec_file: str | Path | None, results_dir: str | Path, *, key: str | None = None,

@@ -66,8 +66,8 @@ class TopKEvaluation(EpochEvaluation):
 
     monitor = Monitor("val/acc", "max")
 
-    def __init__(self, samples: int, top_k: int) -> None:
-        self.samples, self.top_k = samples, top_k
+    def __init__(self, samples: int, top_k: int, every_n_epochs: int = 1) -> None:
+        self.samples, self.top_k, self.every_n_epochs = samples, top_k, every_n_epochs
         self.hits: list[torch.Tensor] = []
 
     def reset(self) -> None:

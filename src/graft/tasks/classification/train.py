@@ -56,7 +56,9 @@ class ClassificationTraining:
             arch["qat"] = True
         normalization = normalization_for(spec.data.preprocess_mode)
         validates = data.val_set is not None
-        evaluation = TopKEvaluation(len(data.val_set), spec.eval.top_k) if validates else None
+        evaluation = (TopKEvaluation(len(data.val_set), spec.eval.top_k,
+                                     spec.trainer.evaluation_interval or 1)
+                      if validates else None)
         return TrainParts(
             module=ClassificationModule(net, spec, normalization),
             data=data,
