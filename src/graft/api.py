@@ -103,7 +103,8 @@ def read(path: str | Path, key: str | None = None
     tensors, raw = archive.load(path, key=key)
     manifest = parse_manifest(raw, path)
     if manifest.task in tasks.available():
-        tensors, manifest = tasks.get(manifest.task).upgrade_archive(tensors, manifest)
+        tensors, upgraded = tasks.get(manifest.task).upgrade_archive(tensors, manifest)
+        manifest = Manifest.of(upgraded)  # a third-party hook may still return a dict
     return tensors, manifest
 
 
