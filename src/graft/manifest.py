@@ -18,9 +18,9 @@ untouched) and :meth:`Manifest.to_dict` writes the current one. A task's ``archi
 free-form mapping: its schema belongs to the task (``Task.build_model`` reads it). Keys this model
 does not declare (a task's own, a newer minor addition) are kept and written back unchanged.
 
-For scripts written against the plain-dict manifest, a :class:`Manifest` also answers read-only
-``manifest["key"]``, ``get``, ``keys`` and ``items`` over its JSON form; graft's own code reads the
-typed fields.
+For scripts written against the plain-dict manifest, a :class:`Manifest` and each of its
+sections also answer read-only ``m["key"]``, ``get``, ``keys`` and ``items`` over their JSON form;
+graft's own code reads the typed fields.
 """
 
 from __future__ import annotations
@@ -42,6 +42,22 @@ class _Section(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
+
+    # -- the read-only mapping view of the JSON form ----------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.to_dict().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.to_dict()
+
+    def keys(self) -> KeysView[str]:
+        return self.to_dict().keys()
+
+    def items(self) -> ItemsView[str, Any]:
+        return self.to_dict().items()
 
 
 class Normalization(_Section):
@@ -193,19 +209,3 @@ class Manifest(_Section):
     @property
     def normalization(self) -> Normalization | None:
         return self.input.normalization if self.input is not None else None
-
-    # -- the read-only mapping view of the JSON form ----------------------------------------
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.to_dict().get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.to_dict()
-
-    def keys(self) -> KeysView[str]:
-        return self.to_dict().keys()
-
-    def items(self) -> ItemsView[str, Any]:
-        return self.to_dict().items()

@@ -20,12 +20,13 @@ QuantizeLinear/DequantizeLinear pairs (explicit quantization), so TensorRT needs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from graft.fsutil import write_text
+from graft.manifest import Normalization
 
 NETWORK_MODES = {"fp32": 0, "int8": 1, "fp16": 2}
 CLUSTER_MODES = {"dbscan": 1, "nms": 2, "hybrid": 3}
@@ -57,7 +58,7 @@ class NvinferModel:
     labels_file: str
     classes: Sequence[str]
     input_shape: tuple[int, int, int]  # C, H, W
-    normalization: dict[str, Any]
+    normalization: Normalization | Mapping[str, Any]
     data_type: str
     output_blob_names: Sequence[str]
     cluster_mode: str = "dbscan"
@@ -67,8 +68,11 @@ class NvinferModel:
     notes: list[str] = field(default_factory=list)
 
 
-def scale_and_offsets(normalization: dict[str, Any]) -> tuple[float, list[float], int, str | None]:
+def scale_and_offsets(normalization: Normalization | Mapping[str, Any]
+                      ) -> tuple[float, list[float], int, str | None]:
     """(net-scale-factor, offsets, model-color-format, a note when only approximate)."""
+    if isinstance(normalization, Normalization):
+        normalization = normalization.to_dict()  # keys it leaves out: the defaults below
     scale = float(normalization.get("scale", 1.0))
     mean = [float(m) for m in normalization.get("mean", [0.0, 0.0, 0.0])]
     std = [float(s) for s in normalization.get("std", [1.0] * len(mean))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -18,6 +19,9 @@ from graft.cli_options import (
 )
 from graft.console import console, err_console, labeled
 from graft.fsutil import check_output_dir
+
+if TYPE_CHECKING:
+    from graft.tasks.base import Task
 
 DATASET_SPEC: Path = typer.Option(
     ..., "-d", "--dataset_export_spec", "--dataset_spec", "--dataset-spec",
@@ -183,7 +187,8 @@ def check_labels(
     console.print(f"report in {results_dir} (check_labels.json, per_class.csv, images/)")
 
 
-def build_app() -> typer.Typer:
+def build_app(task: Task) -> typer.Typer:
+    """The ``graft detectnet_v2`` commands; ``task`` (the registry's) gets prune and export."""
     app = typer.Typer(no_args_is_help=True,
                       help="DetectNet_v2: gridbox object detection with TLT's workflow.")
     for name, fn in (("dataset_convert", dataset_convert), ("train", train),
@@ -191,7 +196,6 @@ def build_app() -> typer.Typer:
                      ("check_labels", check_labels)):
         app.command(name)(fn)
     from graft.optimize.cli import add_optimize_commands
-    from graft.tasks.detectnet_v2.task import TASK
 
-    add_optimize_commands(app, TASK)  # prune, export (TLT flags; DeepStream files beside)
+    add_optimize_commands(app, task)  # prune, export (TLT flags; DeepStream files beside)
     return app

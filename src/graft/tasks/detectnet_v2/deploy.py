@@ -11,9 +11,9 @@ confidence threshold, NMS IoU and minimum height.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from graft.deploy.deepstream import ClassAttrs, NvinferModel, write_nvinfer
+from graft.manifest import Manifest, Normalization
 from graft.tasks.detectnet_v2.model import OUTPUT_NAMES
 
 
@@ -24,14 +24,15 @@ def deepstream_paths(model_path: Path) -> tuple[Path, Path]:
             model_path.with_name(f"{stem}_labels.txt"))
 
 
-def nvinfer_model(manifest: dict[str, Any], model_path: Path, data_type: str,
+def nvinfer_model(manifest: Manifest, model_path: Path, data_type: str,
                   engine_file: Path | None = None) -> NvinferModel:
     """The nvinfer settings of an exported DetectNet_v2 model (manifest of the export)."""
     from graft.tasks.detectnet_v2.detector import spec_of
 
+    manifest = Manifest.of(manifest)
     spec = spec_of(manifest)
     clustering = spec.clustering_configs()
-    inp = manifest["input"]
+    inp = manifest.require_input()
     algorithms = {c.clustering_algorithm for c in clustering}
     notes = [] if len(algorithms) == 1 else [
         f"the classes cluster with {', '.join(sorted(algorithms))}; nvinfer has one "
@@ -41,9 +42,9 @@ def nvinfer_model(manifest: dict[str, Any], model_path: Path, data_type: str,
     if engine_file is not None:
         engine = str(engine_file.name if engine_file.parent == model_path.parent else engine_file)
     return NvinferModel(
-        onnx_file=model_path.name, labels_file=labels.name, classes=list(manifest["classes"]),
-        input_shape=(int(inp["channels"]), int(inp["height"]), int(inp["width"])),
-        normalization=inp["normalization"], data_type=data_type,
+        onnx_file=model_path.name, labels_file=labels.name, classes=list(manifest.classes),
+        input_shape=inp.shape,
+        normalization=(inp.normalization or Normalization()).to_dict(), data_type=data_type,
         output_blob_names=OUTPUT_NAMES, cluster_mode=clustering[0].clustering_algorithm,
         class_attrs={str(k): ClassAttrs(pre_cluster_threshold=c.coverage_threshold,
                                         eps=c.dbscan_eps, min_boxes=c.min_samples,
@@ -54,7 +55,7 @@ def nvinfer_model(manifest: dict[str, Any], model_path: Path, data_type: str,
         engine_file=engine, notes=notes)
 
 
-def write_deepstream_files(manifest: dict[str, Any], model_path: Path, data_type: str,
+def write_deepstream_files(manifest: Manifest, model_path: Path, data_type: str,
                            engine_file: Path | None = None) -> list[Path]:
     config, labels = deepstream_paths(model_path)
     return write_nvinfer(nvinfer_model(manifest, model_path, data_type, engine_file), config,

@@ -12,7 +12,7 @@ from the spec the model was trained with (recorded in its manifest).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from torchvision.transforms import v2
 from graft.data.kitti import class_key
 from graft.data.preprocess import normalize
 from graft.errors import UserError
+from graft.manifest import Manifest
 from graft.metrics.detection import Detections
 from graft.runtime import Runner, load_runner
 from graft.tasks.detectnet_v2.decoder import DetectionDecoder
@@ -32,11 +33,11 @@ from graft.tasks.detectnet_v2.spec import DetectNetSpec
 TASK_NAME = "detectnet_v2"
 
 
-def spec_of(manifest: dict[str, Any]) -> DetectNetSpec:
+def spec_of(manifest: Manifest | Mapping[str, Any]) -> DetectNetSpec:
     """The spec a model was trained with (its manifest's copy)."""
     from graft.spec import validate
 
-    data = manifest.get("spec")
+    data = Manifest.of(manifest).spec
     if not isinstance(data, dict):
         raise UserError("the model file records no DetectNet_v2 spec",
                         "pass the training spec with -e SPEC")

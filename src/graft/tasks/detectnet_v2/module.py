@@ -24,6 +24,7 @@ from torch import nn
 
 from graft.data.preprocess import normalize
 from graft.engine.module import GraftModule
+from graft.manifest import Normalization
 from graft.tasks.detectnet_v2.decoder import DetectionDecoder
 from graft.tasks.detectnet_v2.encoder import TargetEncoder
 from graft.tasks.detectnet_v2.loss import DetectNetCost
@@ -58,7 +59,7 @@ def _gather(items: list[Any]) -> list[Any]:
 class DetectNetModule(GraftModule):
     """Lightning module over :class:`~graft.tasks.detectnet_v2.model.DetectNetV2`."""
 
-    def __init__(self, net: nn.Module, spec: DetectNetSpec, normalization: dict[str, Any]
+    def __init__(self, net: nn.Module, spec: DetectNetSpec, normalization: Normalization
                  ) -> None:
         tc = spec.training_config
         super().__init__(net, tc.optimizer, tc.learning_rate, tc.regularizer)

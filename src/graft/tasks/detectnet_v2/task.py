@@ -9,11 +9,17 @@ export also gets a DeepStream nvinfer config and labels file beside it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from graft.tasks.base import Task
+
+if TYPE_CHECKING:
+    import typer
+    from pydantic import BaseModel
+    from torch import nn
+
+    from graft.api import GraftModel
+    from graft.manifest import Manifest
 
 
 class DetectNetV2Task(Task):
@@ -21,7 +27,7 @@ class DetectNetV2Task(Task):
     summary = ("DetectNet_v2 object detection (TLT): dataset_convert, train, evaluate, inference, "
                "check_labels, prune, export.")
 
-    def build_model(self, architecture: dict[str, Any]):
+    def build_model(self, architecture: dict[str, Any]) -> nn.Module:
         from graft.tasks.detectnet_v2.model import build_model
 
         return build_model(architecture)
@@ -29,14 +35,14 @@ class DetectNetV2Task(Task):
     def cli(self) -> typer.Typer:
         from graft.tasks.detectnet_v2.cli import build_app
 
-        return build_app()
+        return build_app(self)
 
-    def spec_models(self):
+    def spec_models(self) -> dict[str, type[BaseModel]]:
         from graft.tasks.detectnet_v2.spec import DetectNetSpec
 
         return {"train": DetectNetSpec}
 
-    def predict(self, model, inputs: Any, threshold: float = 0.0, spec: Any = None,
+    def predict(self, model: GraftModel, inputs: Any, threshold: float = 0.0, spec: Any = None,
                 **options: Any) -> list[list[dict[str, Any]]]:
         """Paths, uint8 (3, H, W) tensors, (H, W, 3) arrays or PIL images -> per image a list of
         detections (class, box x1 y1 x2 y2 in image pixels, score in [0, 1], TLT's
@@ -68,38 +74,41 @@ class DetectNetV2Task(Task):
                 for dets in detector(images)]
 
     # -- optimization hooks -----------------------------------------------------------------
-    def input_names(self, manifest: dict[str, Any]) -> list[str]:
+    def input_names(self, manifest: Manifest) -> list[str]:
         from graft.tasks.detectnet_v2.model import INPUT_NAME
 
         return [INPUT_NAME]
 
-    def output_names(self, manifest: dict[str, Any]) -> list[str]:
+    def output_names(self, manifest: Manifest) -> list[str]:
         from graft.tasks.detectnet_v2.model import OUTPUT_NAMES
 
         return list(OUTPUT_NAMES)
 
-    def dynamic_axes(self, manifest: dict[str, Any]) -> dict[str, dict[int, str]]:
+    def dynamic_axes(self, manifest: Manifest) -> dict[str, dict[int, str]]:
         """The batch axis only: DeepStream builds engines for one input size."""
         from graft.runtime.backend import BATCH
 
         return {n: {0: BATCH} for n in self.input_names(manifest) + self.output_names(manifest)}
 
-    def output_layers(self, model, manifest: dict[str, Any]):
+    def output_layers(self, model: nn.Module, manifest: Manifest) -> list[nn.Module]:
         """The two heads: their channels are the classes (and 4 box sides per class)."""
         return list(model.heads())
 
-    def export_metadata(self, manifest: dict[str, Any]) -> dict[str, Any]:
+    def export_metadata(self, manifest: Manifest) -> dict[str, Any]:
         """What a DetectNet_v2 parser needs besides the manifest: the grid and box encoding."""
-        bbox = ((manifest.get("spec") or {}).get("model_config") or {}).get(
+        from graft.manifest import Manifest
+
+        m = Manifest.of(manifest)
+        bbox = ((m.spec or {}).get("model_config") or {}).get(  # the recorded training spec
             "objective_set", {}).get("bbox", {})
-        return {"stride": manifest["architecture"].get("stride", 16),
+        return {"stride": m.architecture.get("stride", 16),
                 "box_encoding": {"scale": bbox.get("scale", 35.0),
                                  "offset": bbox.get("offset", 0.5)},
                 "outputs": {"output_cov/Sigmoid": "coverage per class (B, C, H/16, W/16)",
                             "output_bbox/BiasAdd": "L, T, R, B / scale per class "
                                                    "(B, 4C, H/16, W/16), class-major"}}
 
-    def deployment_files(self, manifest: dict[str, Any], model_path: Path, data_type: str,
+    def deployment_files(self, manifest: Manifest, model_path: Path, data_type: str,
                          engine_file: Path | None = None) -> list[Path]:
         """``MODEL_nvinfer_config.txt`` and ``MODEL_labels.txt`` beside the export."""
         from graft.tasks.detectnet_v2.deploy import write_deepstream_files

@@ -32,14 +32,14 @@ from graft.engine.driver import (
     run_training,
 )
 from graft.errors import UserError
+from graft.manifest import InputSpec, Manifest, Normalization
 from graft.tasks.detectnet_v2.data_spec import STRIDE
 from graft.tasks.detectnet_v2.model import architecture_dict, build_model
 from graft.tasks.detectnet_v2.spec import DetectNetSpec
 
 TASK_NAME = "detectnet_v2"
-NORMALIZATION: dict[str, Any] = {"mode": "detectnet_v2", "scale": 1 / 255,
-                                 "mean": list(IMAGENET_MEAN), "std": [0.226] * 3,
-                                 "channel_order": "RGB"}
+NORMALIZATION = Normalization(mode="detectnet_v2", scale=1 / 255, mean=list(IMAGENET_MEAN),
+                              std=[0.226] * 3, channel_order="RGB")
 MONITOR = Monitor("val/mAP", "max")
 
 
@@ -60,11 +60,11 @@ def build_network(spec: DetectNetSpec, key: str | None = None
             raise UserError("model_config.load_graph: true needs pretrained_weights pointing "
                             "to a .graft model", "set model_config.pretrained_weights to the "
                             "pruned model file")
-        if pretrained.manifest.get("task") != TASK_NAME:
-            raise UserError(f"{model.pretrained_weights} is a {pretrained.manifest.get('task')!r}"
+        if pretrained.manifest.task != TASK_NAME:
+            raise UserError(f"{model.pretrained_weights} is a {pretrained.manifest.task!r}"
                             " model; load_graph needs a detectnet_v2 model",
                             "point pretrained_weights at the pruned detectnet_v2 .graft")
-        src = dict(pretrained.manifest["architecture"])
+        src = dict(pretrained.manifest.architecture)
         if int(src.get("num_classes", -1)) != len(classes):
             raise UserError(f"the pruned model has {src.get('num_classes')} classes "
                             f"({', '.join(src.get('class_names', []))}), the spec {len(classes)} "
@@ -92,12 +92,12 @@ def build_network(spec: DetectNetSpec, key: str | None = None
 
 
 def manifest_for(spec: DetectNetSpec, arch: dict[str, Any], metrics: dict[str, Any]
-                 ) -> dict[str, Any]:
+                 ) -> Manifest:
     h, w = spec.input_size
-    return {"task": TASK_NAME, "architecture": arch, "classes": list(spec.class_names),
-            "input": {"channels": 3, "height": h, "width": w, "dtype": "uint8 RGB 0..255",
-                      "normalization": dict(NORMALIZATION), "stride": STRIDE},
-            "spec": spec.model_dump(mode="json"), "metrics": metrics}
+    return Manifest(task=TASK_NAME, architecture=arch, classes=list(spec.class_names),
+                    input=InputSpec(channels=3, height=h, width=w, dtype="uint8 RGB 0..255",
+                                    normalization=NORMALIZATION, stride=STRIDE),
+                    spec=spec.model_dump(mode="json"), metrics=metrics)
 
 
 def class_count_notes(dataset: Any) -> list[str]:
@@ -131,7 +131,7 @@ class DetectNetTraining:
                              spec.training_config.batch_size_per_gpu,
                              spec.dataset_config.num_workers)
         net, arch = build_network(spec, key)
-        return TrainParts(module=DetectNetModule(net, spec, dict(NORMALIZATION)), data=data,
+        return TrainParts(module=DetectNetModule(net, spec, NORMALIZATION), data=data,
                           validates=data.val_set is not None, monitor=MONITOR,
                           manifest=lambda metrics: manifest_for(spec, arch, metrics))
 
