@@ -117,3 +117,11 @@ def test_help_imports_no_heavy_library() -> None:
                          check=True, env={**__import__("os").environ,
                                           "PYTHONPATH": str(SRC.parent)})
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_each_task_lists_its_spec_kinds_without_importing_them() -> None:
+    from graft import tasks
+
+    for name in tasks.available():
+        task = tasks.get(name)
+        assert task.spec_kinds() == tuple(task.spec_models()), name

@@ -70,7 +70,7 @@ def _mount() -> None:
     for name in tasks.available():
         task = tasks.get(name)
         sub = task.cli()
-        if task.spec_models():
+        if task.spec_kinds():
             sub.command("spec")(spec_command(task))
         app.add_typer(sub, name=name, help=task.summary)
         synth = task.synth_command()
@@ -91,7 +91,7 @@ def _mount() -> None:
 
 def spec_command(task: tasks.Task):
     """``graft TASK spec [KIND]``: the whole spec as commented YAML (or Markdown)."""
-    kinds = list(task.spec_models())
+    kinds = list(task.spec_kinds())  # the models themselves are imported when it runs
 
     def spec(
         kind: str = typer.Argument(kinds[0], help=f"Which spec: {', '.join(kinds)}."),

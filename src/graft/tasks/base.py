@@ -56,6 +56,12 @@ class Task:
         not load PyTorch."""
         return {}
 
+    def spec_kinds(self) -> tuple[str, ...]:
+        """The keys of :meth:`spec_models`, in order, without importing the models: ``graft
+        --help`` lists the kinds, and building a dozen pydantic models costs a third of a
+        second. Override with the literal names when ``spec_models`` is."""
+        return tuple(self.spec_models())
+
     def synth_command(self) -> tuple[str, Callable[..., Any]] | None:
         """Optional ``graft synth NAME`` command making a generated dataset: (NAME, function)."""
         return None

@@ -39,6 +39,9 @@ class BpnetTask(Task):
 
         return build_app(self)
 
+    def spec_kinds(self) -> tuple[str, ...]:
+        return ("train", "inference", "dataset", "pose_config")
+
     def spec_models(self) -> dict[str, type[BaseModel]]:
         from graft.tasks.bpnet.dataset_spec import DatasetSpec
         from graft.tasks.bpnet.pose_config import PoseConfig

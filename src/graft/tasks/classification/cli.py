@@ -42,7 +42,6 @@ def _spec_first(spec: Path, overrides: list[str], results_dir: Path | None):
     return parsed
 
 
-
 def build_app(task: Task) -> typer.Typer:
     """The ``graft classification`` commands; ``task`` (the registry's) gets prune and export."""
     app = typer.Typer(no_args_is_help=True, help="Image classification (ImageFolder data).")

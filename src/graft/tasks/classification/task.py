@@ -31,6 +31,9 @@ class ClassificationTask(Task):
 
         return build_app(self)
 
+    def spec_kinds(self) -> tuple[str, ...]:
+        return ("train",)
+
     def spec_models(self) -> dict[str, type[BaseModel]]:
         from graft.tasks.classification.spec import ClassificationSpec
 

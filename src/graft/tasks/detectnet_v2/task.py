@@ -37,6 +37,9 @@ class DetectNetV2Task(Task):
 
         return build_app(self)
 
+    def spec_kinds(self) -> tuple[str, ...]:
+        return ("train",)
+
     def spec_models(self) -> dict[str, type[BaseModel]]:
         from graft.tasks.detectnet_v2.spec import DetectNetSpec
 
