@@ -89,7 +89,8 @@ class TrainerSpec(StrictModel):
         None, ge=1, description="epochs between the task's evaluation of its real metric on the "
         "validation set (top-1, keypoint AP, mAP), which picks the best model; the last epoch "
         "is always evaluated; keep it a multiple of validation_interval. null: the task's "
-        "default (classification every epoch, bpnet every 5th: keypoint AP takes a while)")
+        "default (classification every epoch, bpnet every 5th: keypoint AP takes a while); "
+        "detectnet_v2 follows its evaluation_config instead")
     seed: int = Field(42, description="seeds every RNG before the network is built: the same "
                       "spec and seed give the same initial weights")
     precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = Field(
