@@ -98,3 +98,17 @@ def test_atomic_dir_appears_whole_or_not_at_all(tmp_path) -> None:
     (dead / "x").mkdir(parents=True)  # a folder left by a killed writer is cleaned up
     fsutil.remove_stale_temporaries(target)
     assert not dead.exists()
+
+
+def test_atomic_dir_replace_swaps_a_full_folder_only_on_success(tmp_path) -> None:
+    target = tmp_path / "out"
+    (target / "old").mkdir(parents=True)
+    (target / "old" / "a.txt").write_text("old")
+    with pytest.raises(RuntimeError), fsutil.atomic_dir(target, replace=True) as tmp:
+        (tmp / "new.txt").write_text("half")
+        raise RuntimeError("killed mid-way")
+    assert (target / "old" / "a.txt").read_text() == "old"  # a failure keeps the old folder
+    with fsutil.atomic_dir(target, replace=True) as tmp:
+        (tmp / "new.txt").write_text("whole")
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # nothing left beside it

@@ -89,9 +89,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
     """Yield a temporary folder next to ``path`` that becomes ``path`` only on success, so a
-    folder of outputs appears whole or not at all. ``path`` must not exist or be empty."""
+    folder of outputs appears whole or not at all. ``path`` must not exist or be empty, unless
+    ``replace``: then an existing folder is swapped out for the new one on success (and
+    deleted), and kept untouched on failure."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
@@ -100,12 +102,29 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path.mkdir()
     try:
         yield tmp_path
-        if target.is_dir():
-            target.rmdir()  # empty, or this raises rather than merge into old outputs
-        os.replace(tmp_path, target)
+        if replace and target.is_dir() and any(target.iterdir()):
+            _swap_in(tmp_path, target)
+        else:
+            if target.is_dir():
+                target.rmdir()  # empty, or this raises rather than merge into old outputs
+            os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Rename ``target`` aside, ``new`` into its place, then delete the old folder (left as a
+    stale temporary, removed by the next write, if this process dies in between)."""
+    old = _new_temporary(target)
+    old.unlink()
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 @contextmanager
