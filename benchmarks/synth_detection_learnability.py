@@ -61,7 +61,17 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--conf", type=float, default=0.1, help="DBSCAN confidence threshold")
     p.add_argument("--fg-weight", type=float, default=0.05, help="coverage foreground weight")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--no-autoweighting", action="store_true", help="keep the initial "
+                   "objective weights (cov 1, bbox 10)")
+    p.add_argument("--val-on-train", action="store_true", help="sanity check: validate on "
+                   "the training images (a working pipeline overfits them)")
+    p.add_argument("--throughput", type=int, default=0, metavar="STEPS", help="only measure: "
+                   "CPU seconds per training image over STEPS steps on one thread (robust to "
+                   "other jobs on the machine), then exit")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--save", type=Path, default=None, help="write the final state dict "
+                   "(safetensors) here")
     return p.parse_args()
 
 
@@ -107,6 +117,32 @@ def schedule(progress: float, lr: float, min_lr: float, soft_start: float = 0.1,
     return lr
 
 
+def measure(a, net, opt, cost, encoder, train_x, train_gt, mean, std) -> None:
+    """One-thread CPU seconds per training image (data, targets, forward, backward, step)."""
+    torch.set_num_threads(1)
+    net.train()
+    times = []
+    for s in range(a.throughput + 2):
+        c = time.process_time()
+        idx = range((s * a.batch) % len(train_x), (s * a.batch) % len(train_x) + a.batch)
+        x = (train_x[list(idx)].float() - mean) / std
+        out = cost(*net(x), encoder.encode_truths([train_gt[i] for i in idx]))
+        opt.zero_grad(set_to_none=True)
+        out.total.backward()
+        opt.step()
+        times.append(time.process_time() - c)
+    per_image = float(np.median(times[2:])) / a.batch
+    print(json.dumps({"cpu_s_per_image_1_thread": round(per_image, 4),
+                      "images_per_cpu_s": round(1 / per_image, 2), "batch": a.batch,
+                      "size": list(train_x.shape[2:]), "arch": a.arch}))
+
+
+def save(net: torch.nn.Module, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+
+
 def main() -> None:
     a = parse_args()
     torch.set_num_threads(a.threads)
@@ -116,7 +152,8 @@ def main() -> None:
     classes = readme["classes"]
     t0 = time.perf_counter()
     train_x, train_gt = load_split(a.data / "train", classes, a.train_images)
-    val_x, val_gt = load_split(a.data / "val", classes)
+    val_x, val_gt = ((train_x, train_gt) if a.val_on_train
+                     else load_split(a.data / "val", classes))
     size = tuple(train_x.shape[2:])
     print(f"loaded {len(train_x)} train + {len(val_x)} val images {size} in "
           f"{time.perf_counter() - t0:.1f} s")
@@ -126,7 +163,11 @@ def main() -> None:
     clustering = [ClusteringConfig(dbscan_eps=a.eps, minimum_bounding_box_height=a.min_height,
                                    dbscan_confidence_threshold=a.conf)] * len(classes)
     decoder = DetectionDecoder(clustering, size, rasterizer=raster, deadzone_radius=a.deadzone)
-    cost = DetectNetCost.from_config(CostFunctionConfig(), [
+    nms = DetectionDecoder([ClusteringConfig(clustering_algorithm="nms", nms_iou_threshold=0.3,
+                                             minimum_bounding_box_height=a.min_height)]
+                           * len(classes), size, rasterizer=raster, deadzone_radius=a.deadzone)
+    cost_config = CostFunctionConfig(enable_autoweighting=not a.no_autoweighting)
+    cost = DetectNetCost.from_config(cost_config, [
         CostTargetClass(name=c, coverage_foreground_weight=a.fg_weight) for c in classes])
     net = DetectNetV2(a.arch, len(classes))
     params = sum(p.numel() for p in net.parameters())
@@ -135,6 +176,9 @@ def main() -> None:
     total = steps_per_epoch * a.epochs
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255
+    if a.throughput:
+        measure(a, net, opt, cost, encoder, train_x, train_gt, mean, std)
+        return
     curve, train_seconds, train_cpu, step = [], 0.0, 0.0, 0
     for epoch in range(1, a.epochs + 1):
         net.train()
@@ -143,7 +187,8 @@ def main() -> None:
         losses = []
         for s in range(steps_per_epoch):
             idx = order[s * a.batch:(s + 1) * a.batch]
-            pairs = [augment(train_x[i], train_gt[i], rng) for i in idx]
+            pairs = [(train_x[i], train_gt[i]) if a.no_augment
+                     else augment(train_x[i], train_gt[i], rng) for i in idx]
             x = (torch.stack([p[0] for p in pairs]).float() - mean) / std
             targets = encoder.encode_truths([p[1] for p in pairs])
             for g in opt.param_groups:
@@ -156,23 +201,29 @@ def main() -> None:
             cost.record(out.components)
             losses.append(float(out.total.detach()))
             step += 1
-        cost.update_weights()
+        weights = cost.update_weights()
         train_seconds += time.perf_counter() - t
         train_cpu += time.process_time() - c
         row = {"epoch": epoch, "train_s": round(train_seconds, 1),
                "train_cpu_s": round(train_cpu, 1),
-               "loss": round(float(np.mean(losses)), 5)}
+               "loss": round(float(np.mean(losses)), 5),
+               "cov_weight": round(float(weights[:, 0].mean()), 5)}
         if epoch % a.eval_every == 0 or epoch == a.epochs or (
                 a.budget and train_seconds >= a.budget):
             t = time.perf_counter()
             net.eval()
-            dets = []
+            dets, nms_dets = [], []
             with torch.no_grad():
                 for s in range(0, len(val_x), 32):
                     cov, bbox = net((val_x[s:s + 32].float() - mean) / std)
                     dets += decoder(cov, bbox)
+                    nms_dets += nms(cov, bbox)
             ev = evaluate_detections(val_gt, dets, classes, rules=ClassRule(iou=0.5))
-            row.update(map50=round(ev.mean_ap, 4), eval_s=round(time.perf_counter() - t, 1),
+            ev_nms = evaluate_detections(val_gt, nms_dets, classes, rules=ClassRule(iou=0.5))
+            if a.save:
+                save(net, a.save)
+            row.update(map50=round(ev.mean_ap, 4), map50_nms=round(ev_nms.mean_ap, 4),
+                       eval_s=round(time.perf_counter() - t, 1),
                        ap={c.name: round(c.ap, 3) for c in ev.classes})
         print(json.dumps(row), flush=True)
         curve.append(row)
@@ -185,6 +236,8 @@ def main() -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "curve"}))
     if a.json:
         a.json.write_text(json.dumps(result, indent=2))
+    if a.save:
+        save(net, a.save)
 
 
 if __name__ == "__main__":

@@ -269,17 +269,18 @@ def building(rng: np.random.Generator, img: np.ndarray, cx: float, cy: float, si
 
 
 def vehicle(rng: np.random.Generator, img: np.ndarray, cx: float, cy: float, angle: float,
-            sun: np.ndarray) -> None:
-    rect = rotated_rect(cx, cy, rng.uniform(7, 14), rng.uniform(4, 6.5), angle)
+            sun: np.ndarray, scale: float = 1.0) -> None:
+    """A car or truck; ``scale`` 1 is 7..14 px long."""
+    rect = rotated_rect(cx, cy, rng.uniform(7, 14) * scale, rng.uniform(4, 6.5) * scale, angle)
     shadow(img, [rect], sun * 2.0, 0.5)
     fill(img, [rect], rng.uniform(0.1, 0.95, 3))
 
 
 def tank(rng: np.random.Generator, img: np.ndarray, cx: float, cy: float,
-         sun: np.ndarray) -> None:
+         sun: np.ndarray, scale: float = 1.0) -> None:
     """A round fuel tank: a disc the size of a rotor disc, so not every circle is a
-    helicopter."""
-    r = rng.uniform(5, 14)
+    helicopter; ``scale`` 1 is 5..14 px in radius."""
+    r = rng.uniform(5, 14) * scale
     disc = _ellipse(cx, cy, r, r, 20)
     shadow(img, [disc], sun * r * 0.5, 0.5)
     fill(img, [disc], np.full(3, rng.uniform(0.6, 0.9)))

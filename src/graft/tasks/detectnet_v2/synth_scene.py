@@ -114,9 +114,12 @@ def _clear(point: np.ndarray, radius: float, aircraft: list[Aircraft]) -> bool:
 
 
 def render_scene(rng: np.random.Generator, hw: tuple[int, int], aircraft: list[Aircraft],
-                 domain: str) -> np.ndarray:
-    """The RGB image (uint8) of a scene with ``aircraft``; distractors are drawn here."""
+                 domain: str, object_size: tuple[float, float] = (24.0, 80.0)) -> np.ndarray:
+    """The RGB image (uint8) of a scene with ``aircraft``; distractors are drawn here, sized
+    with the aircraft (``object_size``: a building up to the largest aircraft, a vehicle
+    about a third of the smallest)."""
     h, w = hw
+    scale = object_size[0] / 24.0
     kinds = list(draw.GROUNDS)
     base = kinds[int(rng.integers(len(kinds)))]
     img = draw.ground(rng, h, w, base)
@@ -129,16 +132,17 @@ def render_scene(rng: np.random.Generator, hw: tuple[int, int], aircraft: list[A
     for kind, count in (("building", rng.integers(0, 4)), ("vehicle", rng.integers(0, 9)),
                         ("tank", rng.integers(0, 3))):
         for _ in range(int(count)):
-            size = rng.uniform(16, 60) if kind == "building" else 14.0
+            size = (rng.uniform(0.25, 0.8) * object_size[1] if kind == "building"
+                    else 14.0 * scale)
             point = np.array([rng.uniform(0, w), rng.uniform(0, h)])
             if not _clear(point, size * 0.75, aircraft):
                 continue
             if kind == "building":
                 draw.building(rng, img, *point, size, angle + rng.choice([0, math.pi / 2]), sun)
             elif kind == "vehicle":
-                draw.vehicle(rng, img, *point, angle + rng.normal(0, 0.3), sun)
+                draw.vehicle(rng, img, *point, angle + rng.normal(0, 0.3), sun, scale)
             else:
-                draw.tank(rng, img, *point, sun)
+                draw.tank(rng, img, *point, sun, scale)
     real = domain == "real"
     shadow_len = rng.uniform(0.06, 0.14)
     polys = [a.polygons() for a in aircraft]
@@ -182,6 +186,6 @@ def render_image(rng: np.random.Generator, hw: tuple[int, int], classes: Sequenc
                  max_objects: int = 6) -> tuple[np.ndarray, list[LabeledObject]]:
     """One image (H, W, 3 uint8 RGB) and its labels, drawn from ``rng``."""
     aircraft = random_aircraft(rng, hw, classes, object_size, max_objects)
-    image = render_scene(rng, hw, aircraft, domain)
+    image = render_scene(rng, hw, aircraft, domain, object_size)
     labels = [lab for lab in (label(a, hw) for a in aircraft) if lab is not None]
     return image, labels

@@ -22,7 +22,7 @@ RECOMMENDED: dict[str, Any] = {  # BENCHMARKS.md, "synth detection learnability"
     "arch": "resnet18", "epochs": 12, "batch_size": 16, "learning_rate": 1e-3,
     "min_lr": 1e-5, "soft_start": 0.1, "annealing": 0.7, "min_box_height": 8.0,
     "coverage_threshold": 0.005, "dbscan_eps": 0.3, "dbscan_confidence_threshold": 0.1,
-    "iou": 0.5,
+    "iou": 0.5, "autoweighting": False,
 }
 
 
@@ -74,6 +74,7 @@ def training_spec(classes: Sequence[str], hw: tuple[int, int],
                                    "contrast_scale_max": 0.1}},
         "model_config": {"arch": r["arch"]},
         "postprocessing_config": {"target_class_config": per_class},
+        "cost_function_config": {"enable_autoweighting": r["autoweighting"]},
         "training_config": {
             "batch_size_per_gpu": r["batch_size"], "num_epochs": r["epochs"],
             "checkpoint_interval": r["epochs"],
