@@ -147,3 +147,17 @@ def test_atomic_dir_replaces_a_full_folder_only_when_asked(tmp_path) -> None:
         (tmp / "new.txt").write_text("new")
     assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporaries left
+
+
+def test_atomic_dir_replace_swaps_a_full_folder_only_on_success(tmp_path) -> None:
+    target = tmp_path / "out"
+    (target / "old").mkdir(parents=True)
+    (target / "old" / "a.txt").write_text("old")
+    with pytest.raises(RuntimeError), fsutil.atomic_dir(target, replace=True) as tmp:
+        (tmp / "new.txt").write_text("half")
+        raise RuntimeError("killed mid-way")
+    assert (target / "old" / "a.txt").read_text() == "old"  # a failure keeps the old folder
+    with fsutil.atomic_dir(target, replace=True) as tmp:
+        (tmp / "new.txt").write_text("whole")
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # nothing left beside it

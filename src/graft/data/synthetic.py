@@ -133,3 +133,43 @@ def make_classification_dataset(
         "val_per_class": n_val,
         "size": size,
     }
+
+
+def parse_wxh(text: str, option: str = "--size", multiple: int = 1) -> tuple[int, int]:
+    """``"320x256"`` (width x height) or ``"256"`` (square) -> (height, width).
+
+    ``multiple``: both sides must be multiples of it (16 for stride-16 detectors); the error
+    names the nearest valid sizes.
+    """
+    parts = str(text).lower().replace(" ", "").split("x")
+    try:
+        w, h = (int(parts[0]), int(parts[0])) if len(parts) == 1 else (int(parts[0]),
+                                                                      int(parts[1]))
+        if len(parts) > 2 or w <= 0 or h <= 0:
+            raise ValueError
+    except ValueError:
+        raise UserError(f"{option} {text!r} is not WIDTHxHEIGHT",
+                        f"e.g. {option} 256x256") from None
+    for side, value in (("width", w), ("height", h)):
+        if value % multiple:
+            low = value // multiple * multiple
+            raise UserError(f"{option} {text}: the {side} {value} is not a multiple of "
+                            f"{multiple}", f"use {low or multiple} or {low + multiple}")
+    return h, w
+
+
+def parse_range(text: str, option: str, low: float = -math.inf,
+                high: float = math.inf) -> tuple[float, float]:
+    """``"24,80"`` -> (24.0, 80.0); a single number is a range of one value. Both ends must
+    lie in [low, high] and be ordered."""
+    try:
+        values = [float(v) for v in str(text).split(",")]
+        if len(values) not in (1, 2) or not all(math.isfinite(v) for v in values):
+            raise ValueError
+    except ValueError:
+        raise UserError(f"{option} {text!r} is not MIN,MAX", f"e.g. {option} 24,80") from None
+    lo, hi = values[0], values[-1]
+    if not low <= lo <= hi <= high:
+        raise UserError(f"{option} {text}: needs {low:g} <= MIN <= MAX <= {high:g}",
+                        f"e.g. {option} 24,80")
+    return lo, hi
