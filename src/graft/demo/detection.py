@@ -1,6 +1,6 @@
 """Demo workflow: DetectNet_v2 on generated aerial aircraft, TLT's whole detection path.
 
-``graft synth detection`` (synthetic domain, 256x256, three aircraft types) -> the label round
+``graft synth detection`` (synthetic domain, 160x160, three aircraft types) -> the label round
 trip of ``check_labels`` -> train a ResNet-18 DetectNet_v2 from scratch -> evaluate (mAP at IoU
 0.5, KITTI DontCare as ignore regions) -> prune (``-pth`` raised until at least half of the
 parameters go) -> retrain the pruned graph (``load_graph``) -> export ONNX FP32 and INT8 ->
@@ -35,7 +35,8 @@ from graft.demo.common import (
     write_spec,
 )
 
-SIZE = 256
+SIZE = 160
+OBJECT_SIZE = (20, 64)  # aircraft length in pixels: 1.2-4 output cells at stride 16
 CLASSES = 3
 PRUNE_THRESHOLD = 0.5  # TLT's -pth in the RarePlanes post; raised until >= 50 % of params go
 DOMAIN = "synthetic"
@@ -82,7 +83,7 @@ def make_data(data_dir: Path, images: int) -> Path:
         from graft.tasks.detectnet_v2.synth import make_detection_dataset
 
         make_detection_dataset(data_dir, images=images, size=(SIZE, SIZE), domain=DOMAIN,
-                               classes=None, seed=0, progress=False)
+                               classes=None, seed=0, object_size=OBJECT_SIZE, progress=False)
     return data_dir / DOMAIN
 
 
@@ -105,7 +106,7 @@ def run(out: Path, images: int, epochs: int, retrain_epochs: int, force: bool = 
     spec_file = write_spec(work / "train.yaml", spec)
     data_file = write_spec(work / "dataset_spec.yaml", dataset_spec(spec))
     described = (f"synthetic aircraft from above: {images} images ({SIZE}x{SIZE}, "
-                 f"{CLASSES} types, 1-6 per image, 24-80 px)")
+                 f"{CLASSES} types, 1-6 per image, {OBJECT_SIZE[0]}-{OBJECT_SIZE[1]} px)")
 
     console.rule("detection: check_labels (ground truth -> targets -> clustering -> mAP)")
     began = time.perf_counter()
