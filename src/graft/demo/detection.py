@@ -129,7 +129,7 @@ def run(out: Path, images: int, epochs: int, retrain_epochs: int, force: bool = 
 
     began = time.perf_counter()
     pruned = work / "pruned.graft"
-    options = prune_options(task, model, PRUNE_THRESHOLD, step=0.05)
+    options = prune_options(task, model, PRUNE_THRESHOLD, step=0.02)
     console.rule(f"detection: prune (-pth {options.threshold}, granularity 8), retrain")
     run_prune(task, model, pruned, None, options)
     retrain = copy.deepcopy(spec)
