@@ -16,8 +16,9 @@ def test_workflow_selection():
     assert parse_workflows("optimize") == ["classification", "optimize"]
     assert parse_workflows("pose, classification") == ["classification", "pose"]
     assert parse_workflows("pose_optimize") == ["pose", "pose_optimize"]
-    with pytest.raises(UserError, match="detect"):
-        parse_workflows("detect")
+    assert parse_workflows("detection") == ["detection"]
+    with pytest.raises(UserError, match="detector"):
+        parse_workflows("detector")
 
 
 def test_demo_runs_every_workflow_and_writes_the_summary(tmp_path, capsys, monkeypatch):
@@ -26,8 +27,9 @@ def test_demo_runs_every_workflow_and_writes_the_summary(tmp_path, capsys, monke
     out = tmp_path / "demo_runs"
     args = ["demo", "--epochs", "1", "--per-class", "8", "--size", "32",
             "--retrain-epochs", "1", "--pose-images", "10", "--pose-epochs", "1",
-            "--pose-retrain-epochs", "1", "--workflows",
-            "classification,optimize,pose,pose_optimize"]
+            "--pose-retrain-epochs", "1", "--det-images", "16", "--det-epochs", "1",
+            "--det-retrain-epochs", "1", "--workflows",
+            "classification,optimize,pose,pose_optimize,detection"]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     steps = [(r["workflow"], r["step"]) for r in summary["rows"]]
@@ -38,18 +40,31 @@ def test_demo_runs_every_workflow_and_writes_the_summary(tmp_path, capsys, monke
                      ("pose", "train (PyTorch)"),
                      ("pose_optimize", "prune + retrain (PyTorch)"),
                      ("pose_optimize", "ONNX FP32 (onnxruntime)"),
-                     ("pose_optimize", "ONNX INT8 (onnxruntime)")]
+                     ("pose_optimize", "ONNX INT8 (onnxruntime)"),
+                     ("detection", "check_labels (label round trip)"),
+                     ("detection", "train (PyTorch)"),
+                     ("detection", "prune + retrain (PyTorch)"),
+                     ("detection", "ONNX FP32 (onnxruntime)"),
+                     ("detection", "ONNX INT8 (onnxruntime)")]
     for row in summary["rows"]:
-        assert 0.0 <= row["value"] <= 1.0 and row["params"] > 0
+        assert 0.0 <= row["value"] <= 1.0
+        assert row["params"] is None if row["step"].startswith("check_labels") else \
+            row["params"] > 0
+    # the generated labels survive the trip through targets, clustering and evaluator
+    assert summary["rows"][8]["value"] >= 0.95
     assert (out / "classification" / "eval" / "evaluation.json").is_file()
     assert (out / "optimize" / "model.int8.onnx").is_file()
     assert (out / "pose" / "eval" / "results.json").is_file()
     assert list((out / "pose" / "infer" / "images").glob("*.png"))
     params = {(r["workflow"], r["step"]): r["params"] for r in summary["rows"]}
-    for base, optimized in (("classification", "optimize"), ("pose", "pose_optimize")):
+    for base, optimized in (("classification", "optimize"), ("pose", "pose_optimize"),
+                            ("detection", "detection")):
         # the demo raises its prune threshold until at least half of the parameters go
         assert params[optimized, "prune + retrain (PyTorch)"] <= 0.5 * params[base,
                                                                               "train (PyTorch)"]
+    assert (out / "detection" / "eval_int8" / "results.json").is_file()
+    assert list((out / "detection" / "infer" / "images").glob("*.jpg"))
+    assert (out / "detection" / "check_labels" / "check_labels.json").is_file()
     assert json.loads((out / "pose_optimize" / "eval_int8" / "results.json").read_text())
     assert "graft demo summary" in capsys.readouterr().out
 
@@ -73,6 +88,7 @@ def assert_specs_load_from_anywhere(out):
     from graft.spec import load_spec
     from graft.tasks.bpnet.spec import BpnetTrainSpec
     from graft.tasks.classification.spec import ClassificationSpec
+    from graft.tasks.detectnet_v2.spec import DetectNetSpec
 
     for name in ("classification/spec.yaml", "optimize/retrain.yaml"):
         spec = load_spec(out / name, ClassificationSpec)
@@ -84,3 +100,9 @@ def assert_specs_load_from_anywhere(out):
         assert Path(spec.dataloader.dataset_config.dataset_spec).is_file()
     assert Path(load_spec(out / "pose_optimize/retrain.yaml",
                           BpnetTrainSpec).model.pretrained_weights).is_file()
+    for name in ("detection/train.yaml", "detection/retrain.yaml"):
+        spec = load_spec(out / name, DetectNetSpec)
+        for source in spec.dataset_config.data_sources:
+            assert Path(source.image_directory_path).is_dir()
+    assert Path(load_spec(out / "detection/retrain.yaml",
+                          DetectNetSpec).model.pretrained_weights).is_file()

@@ -6,6 +6,8 @@
 4. ``pose_optimize`` (not in the default set: about 21 more minutes on a CPU): that model
    pruned, retrained, exported to ONNX FP32/INT8, run on onnxruntime with the same decoder
    and COCO AP.
+5. ``detection``: DetectNet_v2 (ResNet-18) on generated aerial aircraft: label round trip,
+   train, evaluate, prune, retrain, ONNX FP32/INT8 on onnxruntime, rendered detections.
 
 Everything lands in the output folder (specs, models, metrics, plots, rendered images) and the
 summary in ``OUTPUT/summary.json``. Rerunning the same command reuses finished training runs
@@ -24,8 +26,9 @@ from graft.console import labeled
 from graft.demo.common import Row, console
 from graft.errors import UserError
 
-WORKFLOWS = ("classification", "optimize", "pose", "pose_optimize")
-DEFAULT_WORKFLOWS = ("classification", "optimize", "pose")  # pose_optimize: ~21 min more on CPU
+WORKFLOWS = ("classification", "optimize", "pose", "pose_optimize", "detection")
+# pose_optimize is left out of the default set: about 21 more minutes on a CPU
+DEFAULT_WORKFLOWS = ("classification", "optimize", "pose", "detection")
 NEEDS = {"optimize": "classification", "pose_optimize": "pose"}  # starts from that one's model
 
 
@@ -65,6 +68,13 @@ def demo(
     pose_epochs: int = typer.Option(20, "--pose-epochs", min=1, help="Pose training epochs."),
     pose_retrain_epochs: int = typer.Option(40, "--pose-retrain-epochs", min=1,
                                             help="Pose epochs of retraining after pruning."),
+    det_images: int = typer.Option(400, "--det-images", min=10,
+                                   help="Generated aircraft images (train + val)."),
+    det_epochs: int = typer.Option(10, "--det-epochs", min=1,
+                                   help="DetectNet_v2 training epochs."),
+    det_retrain_epochs: int = typer.Option(4, "--det-retrain-epochs", min=1,
+                                           help="DetectNet_v2 epochs of retraining after "
+                                           "pruning."),
     force: bool = typer.Option(False, "--force",
                                help="Retrain even where OUTPUT holds runs with other settings."),
 ) -> None:
@@ -77,7 +87,7 @@ def demo(
     Example (all four, with prune -> retrain -> INT8 of the pose model):
     graft demo -o demo_runs --workflows classification,optimize,pose_optimize
     """
-    from graft.demo import classification, optimize, pose, pose_optimize
+    from graft.demo import classification, detection, optimize, pose, pose_optimize
     from graft.fsutil import check_output_dir, write_json
 
     chosen = parse_workflows(workflows)
@@ -95,6 +105,8 @@ def demo(
         rows.append(pose_run.row)
         if "pose_optimize" in chosen:
             rows += pose_optimize.run(pose_run, output, pose_retrain_epochs, force)
+    if "detection" in chosen:
+        rows += detection.run(output, det_images, det_epochs, det_retrain_epochs, force)
     write_json(output / "summary.json", {"seconds": round(time.perf_counter() - start, 1),
                                          "rows": [r.to_dict() for r in rows]})
     console.print(summary_table(rows))
