@@ -92,9 +92,8 @@ def train_and_score(name: str, spec: dict[str, Any], runs: Path) -> tuple[Path, 
 
 
 def main() -> None:
-    from graft.tasks.detectnet_v2.synth import make_detection_dataset
-
     from graft.data.split import parse_plan, split_kitti
+    from graft.tasks.detectnet_v2.synth import make_detection_dataset
 
     args = parse_args()
     out, runs = args.output, args.output / "runs"

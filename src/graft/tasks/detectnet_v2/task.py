@@ -40,6 +40,11 @@ class DetectNetV2Task(Task):
     def spec_kinds(self) -> tuple[str, ...]:
         return ("train",)
 
+    def synth_command(self) -> tuple[str, Any]:
+        from graft.tasks.detectnet_v2.synth import synth_detection
+
+        return "detection", synth_detection
+
     def spec_models(self) -> dict[str, type[BaseModel]]:
         from graft.tasks.detectnet_v2.spec import DetectNetSpec
 
