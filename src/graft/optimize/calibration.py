@@ -53,15 +53,17 @@ def sample_images(image_dir: str | Path, count: int, seed: int = 0) -> list[Path
 def classifier_preprocess(manifest: dict[str, Any]) -> Callable[[Path], torch.Tensor]:
     """The image classifier's inference transform: file -> uint8 RGB (3, H, W) at input size.
 
-    The same ops as classification evaluation: graft's decoder, an antialiased resize of the
-    uint8 image; :func:`graft.data.preprocess.normalize` then runs on the whole batch.
+    The same ops as classification evaluation: graft's decoder, the manifest's resize (or crop
+    and resize, :func:`graft.data.preprocess.input_transform`) of the uint8 image;
+    :func:`graft.data.preprocess.normalize` then runs on the whole batch.
     """
     from torchvision.transforms import v2
 
     from graft.data.images import read_rgb
+    from graft.data.preprocess import input_transform
 
     inp = manifest["input"]
-    resize = v2.Resize((int(inp["height"]), int(inp["width"])), antialias=True)
+    resize = input_transform((int(inp["height"]), int(inp["width"])), inp.get("resize"))
     gray = v2.Grayscale() if int(inp["channels"]) == 1 else None
 
     def preprocess(path: Path) -> torch.Tensor:
