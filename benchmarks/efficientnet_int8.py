@@ -47,6 +47,7 @@ from graft.tasks.classification.runner import Classifier, load_classifier  # noq
 
 PHOTOS = {**LABELED, "motorcycle_left.png": {"moped", "motor scooter"},
           "rocket.jpg": {"missile", "projectile", "space shuttle"}}
+# (motorcycle_right is the other view of the stereo pair whose left view is a test photo)
 CALIBRATE = tuple(c for c in CALIBRATION if c not in PHOTOS)
 
 

