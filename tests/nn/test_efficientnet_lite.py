@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from graft.nn.backbones import BACKBONES, feature_trunk, freeze_blocks
-from graft.nn.efficientnet_lite import VARIANTS as LITE
-from graft.nn.efficientnet_lite import EfficientNetLite, SamePad, round_filters, stage_layout
+from graft.nn.efficientnet_lite import EfficientNetLite, SamePad
+from graft.nn.lite_layout import VARIANTS as LITE
+from graft.nn.lite_layout import round_filters, stage_layout
 from graft.nn.pretrained import PACKAGED, load_packaged, weights_file
 
 # Google's published parameter counts (4.7 M, 5.4 M, 6.1 M), exactly as the files hold them

@@ -186,6 +186,7 @@ def build_pretrained(
     """
     from graft.catalog.pretrained import build, model_name
     from graft.errors import UserError
+    from graft.fsutil import check_output_dir
     from graft.nn.pretrained import PACKAGED
 
     chosen = [m.strip() for m in models.split(",") if m.strip()]
@@ -193,6 +194,9 @@ def build_pretrained(
     if unknown or not chosen:
         raise UserError(f"no packaged weights named {', '.join(unknown) or '(none)'}",
                         f"use --models with any of {','.join(PACKAGED)}")
+    check_output_dir(output, "output folder")
+    if push_to:
+        check_output_dir(push_to, "catalog folder")
     for weights in chosen:
         built = build(weights, output, bench_seconds=bench_seconds)
         speed = built.metrics.get("cpu_images_per_second")

@@ -14,8 +14,8 @@ fixed-size padding into each conv at construction, holds its blocks in a ``Modul
 hand-written loop and prints from ``forward``. This module keeps the file's names exactly
 (``load_state_dict`` takes the file as it is, ``strict=True``) with plain ``nn.Conv2d`` layers
 that torch-pruning, ONNX export and modelopt's INT8 quantizers handle as any other conv, and
-its children run in forward order so :func:`graft.nn.backbones.feature_trunk` can cut it. (Its layout, torch-free for spec
-validation, is :mod:`graft.nn.lite_layout`.)
+its children run in forward order so :func:`graft.nn.backbones.feature_trunk` can cut it.
+(Its layout, torch-free for spec validation, is :mod:`graft.nn.lite_layout`.)
 
 TF details the weights depend on, as the converter's code has them:
 
