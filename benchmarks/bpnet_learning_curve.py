@@ -47,6 +47,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--evals", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--pretrained", default=None,
+                   help="model.pretrained_weights, e.g. efficientnet_lite0 (ImageNet)")
+    p.add_argument("--normalization", choices=("scale_offset", "minus_one_one"),
+                   default="scale_offset", help="scale_offset: TLT's x/256 - 0.5; minus_one_one: "
+                   "x/128 - 1, as EfficientNet-Lite's ImageNet weights were trained")
     p.add_argument("--json", type=Path, default=None)
     return p.parse_args()
 
@@ -65,9 +70,11 @@ def main() -> None:
                                                            "translate_max_x": 12,
                                                            "translate_max_y": 12}},
             "label_processor_config": {"heatmap_gaussian_sigma": a.sigma},
+            "normalization_params": {"image_scale": [128.0] * 3, "image_offset": [1.0] * 3}
+            if a.normalization == "minus_one_one" else {},
         },
         "model": {"backbone": a.backbone, "stages": a.stages,
-                  "refinement_kernel": a.refinement_kernel},
+                  "refinement_kernel": a.refinement_kernel, "pretrained_weights": a.pretrained},
     }, source="benchmark")
     data = BpnetDataModule(spec.dataloader)
     data.setup("fit")
@@ -111,7 +118,8 @@ def main() -> None:
         a.json.write_text(json.dumps({
             "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()},
             "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
-            "date": time.strftime("%Y-%m-%d"), "curve": curve}, indent=1))
+            "date": time.strftime("%Y-%m-%d"), "curve": curve,
+            "params": sum(p.numel() for p in net.parameters())}, indent=1))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,23 @@ def shapes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def imagenet_lite0(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """graft's ImageNet EfficientNet-Lite0 classifier (``graft catalog build-pretrained``) from
+    its pip package, the pretrained extra; no speed measurement."""
+    from graft.catalog.pretrained import build
+
+    return build("efficientnet_lite0", tmp_path_factory.mktemp("imagenet"), bench_seconds=0).path
+
+
+@pytest.fixture(scope="session")
+def labeled_photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of real photos (scikit-image's bundled cat and espresso)."""
+    from tests.photos import LABELED, copy_photos
+
+    return copy_photos(LABELED, tmp_path_factory.mktemp("photos"))
+
+
 def classification_spec_dict(shapes_dir: Path, **trainer) -> dict:
     return {
         "model": {"arch": "resnet10", "input_size": [32, 32]},

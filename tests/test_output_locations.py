@@ -80,6 +80,7 @@ COMMANDS = [
     ("gaussrank fit", "gaussrank fit -i {ws}/table.csv -o {out}", "file"),
     ("catalog push", "catalog push {ws}/model.graft --name m --version 1.0.0 -c {out}", "dir"),
     ("catalog pull", "catalog pull m -o {out} -c {ws}", "dir"),
+    ("catalog build-pretrained", "catalog build-pretrained -o {out} --bench-seconds 0", "dir"),
     ("synth classification", "synth classification -o {out}", "dir"),
     ("synth pose", "synth pose -o {out}", "dir"),
     ("convert coco2kitti", "convert coco2kitti -a {ws}/gt.json -o {out}", "dir"),

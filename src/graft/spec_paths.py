@@ -5,8 +5,9 @@ a spec and its data can move together and a command works from any working direc
 ``--set key=path`` override given on the command line is relative to the current working
 directory, as a path typed in a shell is. Spec fields that hold paths are declared with
 :data:`SpecPath` (or :data:`WeightsRef`, which also takes ``torchvision:``/``catalog:``
-references); :func:`resolve_spec_paths` makes them absolute, so every spec graft writes (the
-resolved ``spec.yaml`` of a run) loads again from anywhere.
+references and the names of packaged weights, ``efficientnet_lite0``);
+:func:`resolve_spec_paths` makes them absolute, so every spec graft writes (the resolved
+``spec.yaml`` of a run) loads again from anywhere.
 
 Where a relative path came from is remembered, so that a "not found" error can name the base
 folder it was resolved against (:func:`path_origin`).
@@ -38,6 +39,13 @@ WeightsRef = Annotated[str, PathField(refs=True)]
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # torchvision:, catalog:, not C:\
 _ORIGINS: dict[str, str] = {}
+
+
+def _packaged(value: str) -> bool:
+    """A name of pip-installed weights (``efficientnet_lite0``), which is no path."""
+    from graft.nn.pretrained import is_packaged
+
+    return is_packaged(value)
 
 
 def spec_folder(spec_file: str | Path) -> Path:
@@ -95,7 +103,7 @@ def _resolve(model: M, loc: tuple[str, ...], base: Path, source: str,
         here = (*loc, field.alias or name)  # as the spec and --set spell it
         marker = _path_field(field.annotation, field.metadata)
         if marker is not None and isinstance(value, str) and value:
-            if marker.refs and _SCHEME.match(value):
+            if marker.refs and (_SCHEME.match(value) or _packaged(value)):
                 continue
             from_cwd = any(here[: len(k)] == k for k in cwd_keys)
             folder = Path.cwd() if from_cwd else base

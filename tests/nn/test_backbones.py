@@ -10,11 +10,16 @@ import torchvision
 from torch import nn
 
 from graft.nn.backbones import BACKBONES, build_classifier, classifier_name, feature_trunk
+from graft.nn.pretrained import PACKAGED, weights_file
 
 
 def _torchvision_shapes(name: str) -> dict[str, tuple[int, ...]]:
     """Names and shapes of torchvision's own network (what its weight files hold); resnet10's
-    reference is ResNet-18, whose weights fill it."""
+    reference is ResNet-18, whose weights fill it; the EfficientNet-Lites' the ImageNet weight
+    files of their pip packages (graft's pretrained extra)."""
+    if name in PACKAGED:
+        state = torch.load(weights_file(name), map_location="cpu", weights_only=True)
+        return {k: tuple(v.shape) for k, v in state.items()}
     name = "resnet18" if name == "resnet10" else name
     extra = {"init_weights": True} if name == "googlenet" else {}
     with torch.device("meta"):  # no memory, no init: VGG alone is 140 M parameters
@@ -33,6 +38,7 @@ def test_every_classifier_has_torchvision_names_and_shapes(arch: str) -> None:
     assert set(body) <= set(theirs)
     # torchvision has nothing else but the head and GoogLeNet's training-only aux classifiers
     extra = set(theirs) - set(body) - {f"{head}.weight", f"{head}.bias"}
+    assert theirs[f"{head}.weight"][0] == 1000  # ImageNet's head: the one left out
     assert all(k.startswith(("aux1.", "aux2.")) for k in extra), sorted(extra)[:3]
 
 

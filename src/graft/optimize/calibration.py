@@ -57,15 +57,18 @@ def classifier_preprocess(manifest: Manifest | Mapping[str, Any]
                           ) -> Callable[[Path], torch.Tensor]:
     """The image classifier's inference transform: file -> uint8 RGB (3, H, W) at input size.
 
-    The same ops as classification evaluation: graft's decoder, an antialiased resize of the
-    uint8 image; :func:`graft.data.preprocess.normalize` then runs on the whole batch.
+    The same ops as classification evaluation: graft's decoder, the manifest's resize (or crop
+    and resize, :func:`graft.data.preprocess.input_transform`) of the uint8 image;
+    :func:`graft.data.preprocess.normalize` then runs on the whole batch.
     """
     from torchvision.transforms import v2
 
     from graft.data.images import read_rgb
+    from graft.data.preprocess import input_transform
 
-    channels, height, width = Manifest.of(manifest).require_input().shape
-    resize = v2.Resize((height, width), antialias=True)
+    inp = Manifest.of(manifest).require_input()
+    channels, height, width = inp.shape
+    resize = input_transform((height, width), inp.resize)
     gray = v2.Grayscale() if channels == 1 else None
 
     def preprocess(path: Path) -> torch.Tensor:

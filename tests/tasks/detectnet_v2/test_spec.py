@@ -197,3 +197,18 @@ def test_the_core_modules_build_from_the_spec(tmp_path: Path) -> None:
     assert (decoder.num_classes, decoder.input_size, decoder.scale) == (2, (96, 320), 20.0)
     cost = DetectNetCost.from_config(spec.cost_function_config, spec.cost_classes())
     assert cost.num_classes == 2 and cost.autoweighting
+
+
+def test_imagenet_efficientnet_lite_weights_are_named_in_model_config(tmp_path: Path) -> None:
+    from graft.engine.weights import load_matching, resolve_pretrained
+    from graft.tasks.detectnet_v2.model import DetectNetV2
+
+    spec = _load(tmp_path, {"model_config": {"arch": "efficientnet_lite0",
+                                             "pretrained_weights": "efficientnet_lite0",
+                                             "freeze_blocks": [0, 1]}})
+    assert spec.model.pretrained_weights == "efficientnet_lite0"  # a name, not a path
+    net = DetectNetV2(spec.model.arch, len(spec.class_names))
+    weights = resolve_pretrained(spec.model.pretrained_weights, arch=spec.model.arch)
+    report = load_matching(net, weights.state_dict, backbone="backbone", source=weights.source)
+    assert len(report.filled) == len(report.required) > 100
+    assert net.freeze_blocks(spec.model.freeze_blocks) == ["_conv_stem", "_bn0", "_blocks.0"]

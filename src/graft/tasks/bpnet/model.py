@@ -5,9 +5,11 @@ Layout (see REFERENCE.md, BodyPoseNet):
 - backbone ``vgg19`` (default): VGG19-style Conv+BN+ReLU blocks 2x64, 2x128, 4x256, 2x512 with no
   max-pooling; the first conv of blocks 2, 3 and 4 has stride 2, so features come out at
   stride 8. ``resnet18`` and ``mobilenet_v2`` are torchvision backbones cut at stride 8 (faster,
-  less accurate). All three keep torchvision's parameter names (``backbone.features.7.weight``,
-  ``backbone.layer1.0.conv1.weight``), so pretrained weights load by name: ``vgg19`` from
-  VGG-19-BN, the others from the torchvision networks of the same name.
+  less accurate); ``efficientnet_lite0/1/2`` graft's EfficientNet-Lite cut at stride 8 (the end
+  of its third stage, 40 channels for Lite0). All keep the names of their published weights
+  (``backbone.features.7.weight``, ``backbone.layer1.0.conv1.weight``,
+  ``backbone._blocks.3._depthwise_conv.weight``), so pretrained weights load by name: ``vgg19``
+  from VGG-19-BN, resnet18/mobilenet_v2 from torchvision's, the Lites from their pip packages.
 - neck: a 3x3 conv to 256 and a 3x3 "channel reduction" conv to 128 (Conv+BN+ReLU).
 - stage 1: a shared trunk of three 3x3 convs (128), then per branch a 1x1 conv to 512 and a 1x1
   output conv (PAF: 2 x limbs channels, heatmap: joints + 1 background channel).
@@ -61,7 +63,8 @@ def conv_relu(cin: int, cout: int, kernel: int) -> nn.Sequential:
 # VGG-19-BN ``features`` up to conv4_2 (index 30) with each max-pool (6, 13, 26) replaced by
 # stride 2 on the conv after it (7, 14, 27): the same tensors under the same names.
 _BACKBONE_TRUNKS = {"vgg19": ("vgg19_bn", False), "resnet18": ("resnet18", True),
-                    "mobilenet_v2": ("mobilenet_v2", True)}
+                    "mobilenet_v2": ("mobilenet_v2", True),
+                    **{f"efficientnet_lite{i}": (f"efficientnet_lite{i}", True) for i in range(3)}}
 
 
 def build_backbone(name: str) -> tuple[nn.Module, int]:

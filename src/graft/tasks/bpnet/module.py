@@ -108,7 +108,8 @@ def build_network(spec: ModelSpec, pose: PoseConfig, key: str | None = None
     arch = architecture_dict(pose.model_dump(mode="json"), backbone=spec.backbone,
                              stages=spec.stages, use_self_attention=spec.use_self_attention,
                              refinement_kernel=spec.refinement_kernel)
-    pretrained = resolve_pretrained(spec.pretrained_weights, key) if spec.pretrained_weights \
+    pretrained = resolve_pretrained(spec.pretrained_weights, key, arch=spec.backbone,
+                                    arch_field="model.backbone") if spec.pretrained_weights \
         else None
     if spec.load_graph:
         if pretrained is None or pretrained.manifest is None:

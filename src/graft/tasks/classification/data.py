@@ -6,7 +6,9 @@ lets the GPU do the float conversion and normalization.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -15,6 +17,7 @@ from torchvision import datasets
 from torchvision.transforms import v2
 
 from graft.data.images import IMAGE_EXTENSIONS, read_rgb
+from graft.data.preprocess import input_transform
 from graft.errors import UserError, require_dir
 from graft.tasks.classification.spec import AugmentationSpec, DataSpec
 
@@ -35,11 +38,14 @@ def train_transform(size: tuple[int, int], aug: AugmentationSpec) -> v2.Compose:
     return v2.Compose(ops)
 
 
-def eval_transform(size: tuple[int, int]) -> v2.Compose:
-    return v2.Compose([v2.Resize(size, antialias=True)])
+def eval_transform(size: tuple[int, int], resize: dict[str, Any] | None = None
+                   ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The model's input from an image: a resize, or the crop and resize of the manifest's
+    ``input.resize`` (:func:`graft.data.preprocess.input_transform`)."""
+    return input_transform(size, resize)
 
 
-def image_folder(root: str | Path, transform: v2.Compose | None, what: str) -> datasets.ImageFolder:
+def image_folder(root: str | Path, transform: Callable | None, what: str) -> datasets.ImageFolder:
     """An ImageFolder dataset with graft's image reader and one-line errors."""
     path = require_dir(root, f"{what} directory")
     try:

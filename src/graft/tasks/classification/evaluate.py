@@ -41,7 +41,7 @@ def evaluate(
         raise UserError(f"{spec_file or 'the spec'} has no data.val_dir to evaluate on",
                         "set data.val_dir (or --set data.val_dir=DIR)")
     clf = load_classifier(model_path, key, device or "auto")
-    ds = image_folder(spec.data.val_dir, eval_transform(clf.input_size), "val")
+    ds = image_folder(spec.data.val_dir, eval_transform(clf.input_size, clf.resize), "val")
     if ds.classes != clf.classes:
         raise UserError(
             f"the model's classes {clf.classes} differ from {spec.data.val_dir}'s {ds.classes}",

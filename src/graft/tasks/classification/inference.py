@@ -25,7 +25,7 @@ from graft.tasks.classification.runner import Classifier, load_classifier
 
 def classify(clf: Classifier, images: list[torch.Tensor], top_k: int) -> list[dict[str, Any]]:
     """uint8 RGB images of any size -> top-k predictions each."""
-    tf = eval_transform(clf.input_size)
+    tf = eval_transform(clf.input_size, clf.resize)
     batch = torch.stack([tf(img) for img in images])
     probs = clf.logits(batch).softmax(1)
     k = min(top_k, probs.shape[1])

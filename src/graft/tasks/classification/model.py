@@ -28,7 +28,8 @@ def build_network(
     """The network to train: fresh, pretrained, or the pruned graph of a .graft (load_graph)."""
     arch = architecture(spec, classes)
     pretrained = (
-        resolve_pretrained(spec.pretrained_weights, key) if spec.pretrained_weights else None
+        resolve_pretrained(spec.pretrained_weights, key, arch=spec.arch, arch_field="model.arch")
+        if spec.pretrained_weights else None
     )
     if spec.load_graph:
         if pretrained is None or pretrained.manifest is None:

