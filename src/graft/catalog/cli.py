@@ -196,6 +196,7 @@ def build_pretrained(
 
     Example: graft catalog build-pretrained -o models/ --push ~/.cache/graft/catalog
     """
+    from graft.catalog import client
     from graft.catalog.pretrained import build, model_name
     from graft.errors import UserError
     from graft.fsutil import check_output_dir
