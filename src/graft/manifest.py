@@ -94,7 +94,7 @@ class InputSpec(_Section):
     dtype: str | None = None  # e.g. "uint8 RGB 0..255"
     normalization: Normalization | None = None
     stride: int | None = None  # output stride of dense-prediction tasks
-    resize: dict[str, Any] | None = None  # how an image becomes the input (preprocess.input_transform)
+    resize: dict[str, Any] | None = None  # image -> input (input_transform)
 
     @property
     def shape(self) -> tuple[int, int, int]:

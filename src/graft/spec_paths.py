@@ -43,7 +43,7 @@ _ORIGINS: dict[str, str] = {}
 
 def _packaged(value: str) -> bool:
     """A name of pip-installed weights (``efficientnet_lite0``), which is no path."""
-    from graft.nn.pretrained import is_packaged
+    from graft.nn.packaged import is_packaged
 
     return is_packaged(value)
 

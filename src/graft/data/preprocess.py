@@ -3,7 +3,7 @@
 A model's manifest stores its normalization (:class:`graft.manifest.Normalization`: mode, scale,
 mean, std, channel_order): the network sees ``(x * scale - mean) / std`` where ``x`` is the
 0..255 image in ``channel_order``. The three TLT/Keras preprocess modes are special cases.
-Its optional ``resize`` (:func:`input_transform`) says how an image becomes the network's input size.
+Its optional ``resize`` (:func:`input_transform`) says how an image becomes the input.
 """
 
 from __future__ import annotations
