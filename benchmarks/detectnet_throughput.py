@@ -88,13 +88,17 @@ def random_boxes(rng: np.random.Generator, n: int, h: int, w: int) -> tuple[np.n
 
 
 class MemorySamples(Dataset):
-    """Fixed uint8 images at the input size with boxes, in the task's sample format."""
+    """``length`` samples in the task's format, cycling through ``pool`` fixed uint8 images at
+    the input size with their boxes (long enough that no epoch ends inside the timed steps:
+    a real epoch, and its checkpoint, spans thousands of steps)."""
 
-    def __init__(self, n: int, size: tuple[int, int], objects: int, seed: int = 0) -> None:
+    def __init__(self, length: int, pool: int, size: tuple[int, int], objects: int,
+                 seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
         h, w = size
+        self.length = length
         self.samples = []
-        for _ in range(n):
+        for _ in range(min(pool, length)):
             image = torch.from_numpy(rng.integers(0, 256, (3, h, w), dtype=np.uint8))
             boxes, labels = random_boxes(rng, objects, h, w)
             self.samples.append({
@@ -104,14 +108,15 @@ class MemorySamples(Dataset):
                 "truth": None, "scale": (1.0, 1.0)})
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return self.length
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        return self.samples[i]
+        return self.samples[i % len(self.samples)]
 
 
-def write_kitti(root: Path, n: int, objects: int, seed: int = 0) -> Path:
-    """``n`` KITTI-sized JPEGs (noise with filled boxes) and their label files."""
+def write_kitti(root: Path, n: int, objects: int, pool: int = 16, seed: int = 0) -> Path:
+    """``n`` KITTI-sized JPEGs (smooth noise with filled boxes) and their label files; past
+    ``pool`` distinct images the files are hard links (each one is still read and decoded)."""
     import cv2
 
     rng = np.random.default_rng(seed)
@@ -119,15 +124,21 @@ def write_kitti(root: Path, n: int, objects: int, seed: int = 0) -> Path:
     (root / "labels").mkdir()
     h, w = KITTI_SIZE
     for i in range(n):
-        image = rng.integers(60, 200, (h, w, 3), dtype=np.uint8)
+        image, label = root / "images" / f"{i:06d}.jpg", root / "labels" / f"{i:06d}.txt"
+        if i >= pool:
+            os.link(root / "images" / f"{i % pool:06d}.jpg", image)
+            os.link(root / "labels" / f"{i % pool:06d}.txt", label)
+            continue
+        small = rng.integers(40, 220, (h // 8 + 1, w // 8 + 1, 3), dtype=np.uint8)
+        pixels = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
         boxes, labels = random_boxes(rng, objects, h, w)
         lines = []
         for (x1, y1, x2, y2), c in zip(boxes, labels, strict=True):
-            image[int(y1):int(y2), int(x1):int(x2)] = rng.integers(0, 255, 3)
+            pixels[int(y1):int(y2), int(x1):int(x2)] = rng.integers(0, 255, 3)
             lines.append(f"{CLASSES[c]} 0.00 0 0.00 {x1:.2f} {y1:.2f} {x2:.2f} {y2:.2f} "
                          "0 0 0 0 0 0 0")
-        cv2.imwrite(str(root / "images" / f"{i:06d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        (root / "labels" / f"{i:06d}.txt").write_text("\n".join(lines) + "\n")
+        cv2.imwrite(str(image), pixels, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        label.write_text("\n".join(lines) + "\n")
     return root
 
 
@@ -161,8 +172,8 @@ def plain_training(args: argparse.Namespace, spec: DetectNetSpec, samples: Memor
     l1 = tc.regularizer.weight
     scaler = torch.amp.GradScaler(enabled=amp_dtype == torch.float16)
     batches = []  # (images, targets) on the device, targets rasterized once
-    for i in range(0, len(samples) - args.batch_size + 1, args.batch_size):
-        b = collate([samples[j] for j in range(i, i + args.batch_size)])
+    for i in range(0, len(samples.samples) - args.batch_size + 1, args.batch_size):
+        b = collate(samples.samples[i:i + args.batch_size])
         targets = encoder([x.to(device) for x in b["boxes"]],
                           [x.to(device) for x in b["labels"]])
         batches.append((b["image"].to(device), targets))
@@ -371,10 +382,12 @@ def main() -> None:
         tmp = Path(name)
         if "train" not in args.skip:
             data_dir = None
+            steps = args.steps + args.warmup
             if args.data == "files":
-                data_dir = write_kitti(tmp / "kitti", max(args.batch_size * 4, 16), args.objects)
+                data_dir = write_kitti(tmp / "kitti", args.batch_size * (steps + 1), args.objects)
             spec = make_spec(args, data_dir)
-            samples = MemorySamples(args.batch_size * 4, (args.height, args.width), args.objects)
+            samples = MemorySamples(args.batch_size * (steps + 1), args.batch_size * min(steps, 8),
+                                    (args.height, args.width), args.objects)
             runs: dict[str, list[tuple[float, float]]] = {"plain": [], "graft": []}
             for _ in range(args.rounds):
                 runs["plain"].append(plain_training(args, spec, samples))
