@@ -17,8 +17,9 @@ Training:
   detectnet_v2.train.train`: KITTI files at 375x1242 read, resized and augmented by the task's
   data module in ``--workers`` loader processes).
 
-Inference (``torch.inference_mode``): ``plain`` is the network on a normalized batch at the
-input size, then the same DBSCAN decoder; ``graft`` is ``graft detectnet_v2 inference``'s
+Inference (``torch.inference_mode``): ``plain`` is the network (fp32, NCHW) on a normalized
+batch at the input size, then the same DBSCAN decoder (on a GPU also the network alone in
+bf16 autocast and channels_last, the ceiling); ``graft`` is ``graft detectnet_v2 inference``'s
 predictor, a :class:`~graft.tasks.detectnet_v2.detector.Detector` over a ``.graft`` file
 through :mod:`graft.runtime` (resize, normalize, network, decoder, boxes in image pixels),
 given the same uint8 images.
@@ -31,6 +32,7 @@ given the same uint8 images.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -293,9 +295,7 @@ def inference(args: argparse.Namespace, spec: DetectNetSpec, tmp: Path
     net, arch = build_network(spec)
     path = tmp / "model.graft"
     save(path, net.state_dict(), manifest_for(spec, arch, {}))
-    accel = "gpu" if device.type == "cuda" else "cpu"
-    fmt = torch.channels_last if use_channels_last("auto", accel) else torch.contiguous_format
-    net = net.eval().to(device).to(memory_format=fmt)
+    net = net.eval().to(device)  # fp32 NCHW, as graft's runner holds a .graft network
     decoder = DetectionDecoder.from_spec(spec)
     rng = np.random.default_rng(1)
     b = args.infer_batch_size
@@ -312,8 +312,7 @@ def inference(args: argparse.Namespace, spec: DetectNetSpec, tmp: Path
 
     def plain_net() -> Any:
         with torch.inference_mode():
-            x = normalize(images.to(device), NORMALIZATION).contiguous(memory_format=fmt)
-            return net(x)
+            return net(normalize(images.to(device), NORMALIZATION))
 
     def plain_decoded() -> Any:
         cov, bbox = plain_net()
@@ -323,6 +322,15 @@ def inference(args: argparse.Namespace, spec: DetectNetSpec, tmp: Path
     listed = list(images)
     runs = {"plain_network": plain_net, "plain_decoded": plain_decoded,
             "graft_detector": lambda: detector(listed)}
+    if device.type == "cuda":  # the ceiling: bf16 autocast + channels_last, network only
+        fast = copy.deepcopy(net).to(memory_format=torch.channels_last)
+
+        def plain_amp() -> Any:
+            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
+                x = normalize(images.to(device), NORMALIZATION)
+                return fast(x.contiguous(memory_format=torch.channels_last))
+
+        runs["plain_network_bf16_channels_last"] = plain_amp
     for fn in runs.values():
         for _ in range(warm):
             fn()
