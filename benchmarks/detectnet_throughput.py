@@ -15,7 +15,8 @@ Training:
   ``--data memory``: the same in-memory samples through a DataLoader with the task's collate,
   or ``--data files``: ``graft detectnet_v2 train``'s whole path (:func:`graft.tasks.
   detectnet_v2.train.train`: KITTI files at 375x1242 read, resized and augmented by the task's
-  data module in ``--workers`` loader processes).
+  data module in ``--workers`` loader processes); ``files`` also reports the CPU time of one
+  sample of that pipeline in one thread (how many workers a GPU needs).
 
 Inference (``torch.inference_mode``): ``plain`` is the network (fp32, NCHW) on a normalized
 batch at the input size, then the same DBSCAN decoder (on a GPU also the network alone in
@@ -283,6 +284,26 @@ def graft_training(args: argparse.Namespace, spec: DetectNetSpec, samples: Memor
     return timer.rate, timer.cpu_rate
 
 
+def pipeline_ms(spec: DetectNetSpec, samples: int) -> float:
+    """Median CPU milliseconds of one training sample (read, decode, resize, augment) in one
+    thread, as a DataLoader worker makes it: how many workers keep an accelerator fed."""
+    from graft.tasks.detectnet_v2.data import DetectionData
+    from graft.tasks.detectnet_v2.records import load_dataset
+
+    data = DetectionData(load_dataset(spec.dataset_config), spec.augmentation_config, 1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        times = []
+        for i in range(samples + 1):
+            c0 = time.process_time()
+            data.train_set[i % len(data.train_set)]
+            times.append(time.process_time() - c0)
+    finally:
+        torch.set_num_threads(threads)
+    return 1000 * median(times[1:])
+
+
 def inference(args: argparse.Namespace, spec: DetectNetSpec, tmp: Path
               ) -> dict[str, list[tuple[float, float]]]:
     """Per round, images per second and per CPU second of: the plain network, the plain
@@ -402,6 +423,8 @@ def main() -> None:
                 runs["graft"].append(graft_training(
                     args, spec, samples if data_dir is None else None, tmp))
             summarize(row, "train", runs, "plain", "graft")
+            if data_dir is not None:
+                row["pipeline_cpu_ms_per_image"] = round(pipeline_ms(spec, 20), 1)
         if "inference" not in args.skip:
             rates = inference(args, make_spec(args), tmp)
             summarize(row, "infer", rates, "plain_decoded", "graft_detector")
