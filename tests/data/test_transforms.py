@@ -8,8 +8,13 @@ import torch
 from torchvision import tv_tensors
 
 from graft.data.transforms import (
+    LUMA,
+    RandomColour,
     RandomFlip,
+    RandomShift,
     SanitizeTargets,
+    apply_colour,
+    colour_matrix,
     detection_augmentation,
     instance_augmentation,
     make_sample,
@@ -101,6 +106,87 @@ def test_colour_changes_pixels_only():
                                  contrast=0.5)(scene())
     assert not torch.equal(out["image"], scene()["image"])
     torch.testing.assert_close(out["boxes"].as_subclass(torch.Tensor), BOXES)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_translation_alone_is_a_whole_pixel_shift_of_everything(seed):
+    torch.manual_seed(seed)
+    aug = detection_augmentation((H, W), hflip=0.0, translate=(0.25, 0.25), min_visible=0.0)
+    assert any(isinstance(t, RandomShift) for t in aug.transforms)
+    out = aug(scene())
+    assert_aligned(out)
+    moved = out["keypoints"][:, 0] - scene()["keypoints"][:, 0]  # the same (dx, dy) for all
+    dx, dy = moved[0].tolist()
+    assert dx == round(dx) and dy == round(dy) and abs(dx) <= 20 and abs(dy) <= 15
+    torch.testing.assert_close(moved, torch.tensor([[dx, dy]]).expand(3, 2))
+    image, original = out["image"].as_subclass(torch.Tensor), scene()["image"]
+    dx, dy = int(dx), int(dy)
+    ys, xs = slice(max(dy, 0), H + min(dy, 0)), slice(max(dx, 0), W + min(dx, 0))
+    src_y, src_x = slice(max(-dy, 0), H - max(dy, 0)), slice(max(-dx, 0), W - max(dx, 0))
+    assert torch.equal(image[:, ys, xs], original[:, src_y, src_x])
+    assert image.sum() < original.sum() or (dx, dy) == (0, 0)  # uncovered pixels are 0
+
+
+def test_random_shift_moves_boxes_with_pixels_without_clipping():
+    shift = RandomShift((0.0, 0.0))
+    params = {"top": 3, "left": -7, "height": H, "width": W}  # content 7 right, 3 up
+    out = {k: shift.transform(v, params) if isinstance(v, tv_tensors.TVTensor) else v
+           for k, v in scene().items()}
+    torch.testing.assert_close(out["boxes"].as_subclass(torch.Tensor),
+                               BOXES + torch.tensor([7.0, -3, 7, -3]))
+    assert out["boxes"][2, 2] == 82  # past the right edge: SanitizeTargets decides
+    assert torch.equal(out["image"][:, 0:57, 7:], scene()["image"][:, 3:, :73])
+    assert torch.equal(out["masks"][:, 0:57, 7:], scene()["masks"][:, 3:, :73])
+
+
+def test_colour_matrix_identity_greys_and_rotation():
+    matrix, offset = colour_matrix()
+    torch.testing.assert_close(matrix, torch.eye(3))
+    torch.testing.assert_close(offset, torch.zeros(3))
+    # +120 degrees about the grey axis takes red to green, green to blue
+    matrix, _ = colour_matrix(hue_deg=120)
+    torch.testing.assert_close(matrix @ torch.tensor([1.0, 0, 0]), torch.tensor([0.0, 1, 0]),
+                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(matrix @ torch.tensor([0.0, 1, 0]), torch.tensor([0.0, 0, 1]),
+                               atol=1e-6, rtol=0)
+    grey = torch.full((3,), 77.0)
+    matrix, offset = colour_matrix(hue_deg=-33, saturation=1.6)
+    torch.testing.assert_close(matrix @ grey + offset, grey)
+    # saturation 0: every channel becomes the pixel's luma
+    matrix, _ = colour_matrix(saturation=0.0)
+    rgb = torch.tensor([200.0, 100, 50])
+    luma = float(torch.tensor(LUMA) @ rgb)
+    torch.testing.assert_close(matrix @ rgb, torch.full((3,), luma))
+    # contrast scales around the centre, then the shift is added
+    matrix, offset = colour_matrix(contrast=2.0, center=0.4, shift=(1.0, 2.0, 3.0))
+    centre = torch.full((3,), 0.4 * 255)
+    torch.testing.assert_close(matrix @ centre + offset, centre + torch.tensor([1.0, 2, 3]))
+    torch.testing.assert_close(matrix @ (centre + 10) + offset,
+                               centre + 20 + torch.tensor([1.0, 2, 3]))
+
+
+def test_apply_colour_rounds_and_clips_to_uint8():
+    image = torch.tensor([[[0, 100, 255]], [[10, 20, 30]], [[250, 5, 128]]], dtype=torch.uint8)
+    out = apply_colour(image, torch.eye(3) * 1.5, torch.tensor([0.0, -20.0, 0.3]))
+    assert out.dtype == torch.uint8 and out.shape == image.shape
+    assert out[0, 0].tolist() == [0, 150, 255]
+    assert out[1, 0].tolist() == [0, 10, 25]
+    assert out[2, 0].tolist() == [255, 8, 192]
+
+
+def test_random_colour_seeded_images_only():
+    neutral = RandomColour()(scene())
+    assert torch.equal(neutral["image"], scene()["image"])
+    torch.manual_seed(3)
+    a = RandomColour(30, 0.5, 0.3, 0.5, 0.05)(scene())
+    torch.manual_seed(3)
+    b = RandomColour(30, 0.5, 0.3, 0.5, 0.05)(scene())
+    assert torch.equal(a["image"], b["image"]) and not torch.equal(a["image"], scene()["image"])
+    assert isinstance(a["image"], tv_tensors.Image)
+    torch.testing.assert_close(a["boxes"].as_subclass(torch.Tensor), BOXES)
+    assert torch.equal(a["masks"], scene()["masks"])
+    with pytest.raises(TypeError, match="uint8"):
+        RandomColour(10)(tv_tensors.Image(torch.rand(3, 4, 4)))
 
 
 @pytest.mark.parametrize("seed", range(4))
