@@ -30,7 +30,7 @@ class ClassificationRun:
 
 
 ARCH, WEIGHTS = "efficientnet_lite0", "efficientnet_lite0"
-EPOCHS, SIZE = 3, 96  # the demo's defaults (graft demo --epochs/--size)
+EPOCHS, SIZE = 6, 96  # the demo's defaults (graft demo --epochs/--size)
 
 
 def classification_spec(data_dir: Path, epochs: int, size: int) -> dict[str, Any]:
