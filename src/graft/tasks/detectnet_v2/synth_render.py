@@ -157,6 +157,9 @@ def ground(rng: np.random.Generator, h: int, w: int, kind: str) -> np.ndarray:
 
 def clip_polygon(poly: np.ndarray, w: float, h: float) -> np.ndarray:
     """Sutherland-Hodgman: ``poly`` (N, 2) clipped to [0, w] x [0, h]."""
+    lo, hi = poly.min(0), poly.max(0)
+    if lo[0] >= 0 and lo[1] >= 0 and hi[0] <= w and hi[1] <= h:
+        return poly
     for axis, bound, upper in ((0, 0.0, False), (0, w, True), (1, 0.0, False), (1, h, True)):
         if not len(poly):
             break
@@ -286,19 +289,29 @@ def tank(rng: np.random.Generator, img: np.ndarray, cx: float, cy: float,
     fill(img, [disc], np.full(3, rng.uniform(0.6, 0.9)))
 
 
-def real_look(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    """The "real-like" domain: desaturation, colour cast, haze, uneven light, blur, sensor
-    noise and row banding, as satellite imagery has and clean renderings lack."""
+REAL_LOOK = {  # ranges drawn per image for the "real" domain (BENCHMARKS.md: domain gap)
+    "saturation": (0.6, 0.9), "haze": (0.05, 0.2), "gain": (0.9, 1.1), "cast": 0.04,
+    "light": 0.1, "blur": (0.6, 1.2), "noise": (0.01, 0.03), "banding": 0.01,
+}
+
+
+def real_look(rng: np.random.Generator, img: np.ndarray,
+              look: dict | None = None) -> np.ndarray:
+    """The "real-like" domain: desaturation, colour cast, haze, uneven light, blur (sigma in
+    pixels), sensor noise and row banding, as satellite imagery has and clean renderings lack
+    (``look``: ranges as :data:`REAL_LOOK`)."""
+    k = {**REAL_LOOK, **(look or {})}
     h, w = img.shape[:2]
     f32 = np.float32
     grey = img.mean(axis=2, keepdims=True)
-    img = grey + (img - grey) * f32(rng.uniform(0.4, 0.75))
-    haze = rng.uniform(0.1, 0.3)
-    gain = (rng.uniform(0.85, 1.12, 3) * (1 - haze)).astype(f32)
-    offset = (rng.uniform(-0.05, 0.05, 3) * (1 - haze) + haze * np.array([0.68, 0.7, 0.74]))
+    img = grey + (img - grey) * f32(rng.uniform(*k["saturation"]))
+    haze = rng.uniform(*k["haze"])
+    gain = (rng.uniform(*k["gain"], 3) * (1 - haze)).astype(f32)
+    offset = rng.uniform(-k["cast"], k["cast"], 3) * (1 - haze) + haze * np.array([0.68, 0.7,
+                                                                                  0.74])
     img = img * gain + offset.astype(f32)
-    img *= (1.0 + f32(0.12) * value_noise(rng, h, w, max(h, w) // 2, 1))[..., None]
-    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 1.5))
-    img += f32(rng.uniform(0.015, 0.04)) * grain(rng, img.shape)
-    img += f32(0.012) * grain(rng, (h, 1, 1))
+    img *= (1.0 + f32(k["light"]) * value_noise(rng, h, w, max(h, w) // 2, 1))[..., None]
+    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(*k["blur"]))
+    img += f32(rng.uniform(*k["noise"])) * grain(rng, img.shape)
+    img += f32(k["banding"]) * grain(rng, (h, 1, 1))
     return img
