@@ -1,17 +1,21 @@
 """Can a small DetectNet_v2 learn ``graft synth detection`` data on a CPU? mAP50 vs time.
 
-A plain PyTorch loop over graft's own DetectNet_v2 pieces (network, target encoder, TLT's cost
-with autoweighting, the DBSCAN decoder, the detection evaluator) on one domain folder of
-``graft synth detection``: Adam with TLT's soft-start-annealing schedule, random horizontal and
-vertical flips, validation mAP at IoU 0.5 (VOC2010 all-point) every ``--eval-every`` epochs,
-with the spec's DBSCAN settings and with NMS. It is how the generator's object sizes and the demo's detection
-settings were chosen (BENCHMARKS.md); ``graft detectnet_v2 train`` is the product path.
+A plain PyTorch loop over graft's own DetectNet_v2 pieces (network, target encoder, TLT's cost,
+the DBSCAN decoder, the detection evaluator) on one domain folder of ``graft synth
+detection``: Adam with TLT's soft-start-annealing schedule, random horizontal and vertical
+flips, validation mAP at IoU 0.5 (VOC2010 all-point) every ``--eval-every`` epochs with the
+spec's DBSCAN settings and with NMS. It is how the generator's object sizes and the
+recommended training settings were chosen (BENCHMARKS.md); ``graft detectnet_v2 train`` is
+the product path. ``--val-on-train --no-augment`` on a few images is the sanity check that the
+pipeline can overfit; ``--throughput STEPS`` measures one-thread CPU seconds per image.
 
-Example (the recommended demo settings)::
+Example (the recommended settings, BENCHMARKS.md; one thread: on a shared machine two
+threads spin against other jobs and run several times slower)::
 
-    graft synth detection -o /tmp/planes --images 750 --size 256x256 --domain synthetic
+    graft synth detection -o /tmp/planes --images 750 --size 128x128 --object-size 18,52 \\
+        --max-objects 4 --domain synthetic
     python benchmarks/synth_detection_learnability.py /tmp/planes/synthetic --epochs 12 \\
-        --lr 1e-3 --batch 16 --json curve.json
+        --threads 1 --json curve.json
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def spec_for(domain_dir: Path, train_images: Path, train_labels: Path, epochs: i
                                       "label_directory_path": str((val / "labels").resolve())}
     spec["training_config"].update({"num_epochs": epochs, "checkpoint_interval": epochs})
     spec["evaluation_config"]["validation_period_during_training"] = epochs
-    spec["cost_function_config"] = {"enable_autoweighting": False}
+    spec.setdefault("cost_function_config", {})["enable_autoweighting"] = False
     if pretrained is not None:
         spec["model_config"]["pretrained_weights"] = str(pretrained.resolve())
     return spec

@@ -6,16 +6,18 @@ trip of ``check_labels`` -> train a ResNet-18 DetectNet_v2 from scratch -> evalu
 parameters go) -> retrain the pruned graph (``load_graph``) -> export ONNX FP32 and INT8 ->
 evaluate both on onnxruntime with the same decoder and evaluator -> rendered detections.
 
-The training spec is the one the generator writes beside the data (its recommended settings:
-Adam with soft-start annealing, lr 1e-3, batch 16, flips, DBSCAN eps 0.3) with one change:
-objective autoweighting is off. graft's ``DetectNetCost`` follows TLT's rule exactly (each
-objective weighted by weight_target / its summed cost over the epoch, normalized, clamped to
-[1e-4, 0.9999]; checked against TAO's ``cost_auto_weight_hook``), and with that rule the
-coverage weight collapses: the box cost, weighted by the small cov_norm target, is about 30
-times below the coverage cost (0.006 vs 0.17 after two epochs of this demo) and its weight
-target is 10 times higher, so after the first epoch coverage gets ~0.003 of the weight (6e-4
-in the task's own runs) and stops learning within a few-minute CPU run. The fixed initial
-weights (cov 1/11, bbox 10/11) learn both.
+The training spec is the one the generator writes beside the data (its recommended settings,
+BENCHMARKS.md "graft synth detection: learnability": Adam with soft-start annealing, flips,
+DBSCAN eps 0.3, coverage foreground weight 0.5), with objective autoweighting off (the
+generator's spec has it off too; the demo keeps saying so). graft's ``DetectNetCost``
+follows TLT's rule exactly (each objective weighted by weight_target / its summed cost over
+the epoch, normalized, clamped to [1e-4, 0.9999]; checked against TAO's
+``cost_auto_weight_hook``), and with that rule the coverage weight collapses: the box cost,
+weighted by the small cov_norm target, is about 30 times below the coverage cost (0.006 vs
+0.17 after two epochs of this demo) and its weight target is 10 times higher, so after the
+first epoch coverage gets ~0.003 of the weight (6e-4 in the task's own runs) and stops
+learning within a few-minute CPU run. The fixed initial weights (cov 1/11, bbox 10/11) learn
+both.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def train_spec(domain_dir: Path, epochs: int) -> dict[str, Any]:
     spec["training_config"]["num_epochs"] = epochs
     spec["training_config"]["checkpoint_interval"] = epochs
     spec["evaluation_config"]["validation_period_during_training"] = max(1, epochs // 3)
-    spec["cost_function_config"] = {"enable_autoweighting": False}
+    spec.setdefault("cost_function_config", {})["enable_autoweighting"] = False
     return spec
 
 
