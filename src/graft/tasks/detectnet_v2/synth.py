@@ -155,7 +155,8 @@ def synth_detection(
 ) -> None:
     """Generate aerial aircraft images (KITTI + COCO labels, DetectNet_v2 specs).
 
-    Example: graft synth detection -o data/planes --images 750 --size 256x256 --domain both
+    Example (the CPU recipe of BENCHMARKS.md): graft synth detection -o data/planes --images 750
+    --size 128x128 --object-size 18,52 --max-objects 4 --domain both
     """
     from graft.console import console
     from graft.data.synthetic import parse_range, parse_wxh
