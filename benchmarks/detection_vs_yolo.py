@@ -341,6 +341,8 @@ def main() -> None:
     ap.add_argument("--calibration-steps", type=int, default=5)
     ap.add_argument("--work", type=Path, default=Path("/tmp/detection_vs_yolo"))
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--reuse", action="store_true",
+                    help="score a side's earlier result in --work instead of training again")
     ap.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.data = args.data.resolve()
@@ -355,7 +357,9 @@ def main() -> None:
         python = args.yolo_python if side == "yolo" else sys.executable
         cmd = [python, __file__, *sys.argv[1:], "--side", side]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-        subprocess.run(cmd, check=True, env=env)
+        if not (args.reuse and (args.work / side / "result.json").exists()):
+            (args.work / side / "result.json").unlink(missing_ok=True)
+            subprocess.run(cmd, check=True, env=env)
         row[side] = score(args, side)
         print(json.dumps({side: row[side]}), flush=True)
     row["load_average_end"] = os.getloadavg()[0]
