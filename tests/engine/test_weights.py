@@ -7,7 +7,7 @@ import torch
 import torchvision
 
 from graft.api import GraftModel
-from graft.engine.weights import load_matching, resolve_pretrained
+from graft.engine.weights import Pretrained, load_matching, pruned_graph, resolve_pretrained
 from graft.errors import UserError
 from graft.nn.backbones import build_classifier, feature_trunk
 
@@ -126,3 +126,45 @@ def test_names_line_up_between_bare_classifiers_and_backbones():
     report = load_matching(twin, dense.state_dict(), backbone="backbone")
     assert report.renamed == "names as they are" and not report.missing
     assert torch.equal(twin.head.weight, dense.head.weight)
+
+
+def _pruned_record() -> tuple[Pretrained, dict]:
+    """A two-conv network whose first conv was pruned to 3 filters, as a .graft records it."""
+    from graft.manifest import Manifest
+    from graft.nn.surgery import record_layer_shapes
+
+    def build(arch: dict) -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Conv2d(3, arch["width"], 3),
+                                   torch.nn.Conv2d(arch["width"], 2, 1))
+
+    pruned = build({"width": 8})
+    pruned[0] = torch.nn.Conv2d(3, 3, 3)
+    pruned[1] = torch.nn.Conv2d(3, 2, 1)
+    arch = {"width": 8, "num_classes": 2, "qat": True,
+            "layer_shapes": record_layer_shapes(pruned)}
+    manifest = Manifest(task="toy", architecture=arch, classes=["a", "b"])
+    return Pretrained(pruned.state_dict(), manifest, "pruned.graft"), build
+
+
+def test_pruned_graph_rebuilds_the_recorded_shapes_and_drops_what_it_is_told():
+    pretrained, build = _pruned_record()
+    net, arch = pruned_graph(pretrained, build, field="model.pretrained_weights", task="toy",
+                             drop=("qat",))
+    assert net[0].out_channels == 3 and net[1].in_channels == 3
+    assert "qat" not in arch and arch["layer_shapes"] == pretrained.manifest.architecture[
+        "layer_shapes"]
+    net.load_state_dict(pretrained.state_dict)  # the weights fit the rebuilt graph exactly
+
+
+def test_pruned_graph_refuses_raw_weights_other_tasks_and_failed_checks():
+    pretrained, build = _pruned_record()
+    with pytest.raises(UserError, match="model.load_graph: true needs"):
+        pruned_graph(Pretrained({}, None, "w.pth"), build, field="model.pretrained_weights")
+    with pytest.raises(UserError, match="'toy' model; load_graph needs a bpnet model"):
+        pruned_graph(pretrained, build, field="model.pretrained_weights", task="bpnet")
+
+    def other_classes(recorded: dict) -> None:
+        raise UserError(f"the pruned model has {recorded['num_classes']} classes")
+
+    with pytest.raises(UserError, match="has 2 classes"):
+        pruned_graph(pretrained, build, field="pretrained_weights", check=other_classes)

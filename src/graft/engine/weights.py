@@ -18,8 +18,10 @@ a model of the same task. It reports what it filled and refuses weights that fil
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -237,3 +239,37 @@ def load_matching(net: nn.Module, state_dict: dict[str, torch.Tensor], *, backbo
         )
     net.load_state_dict(matched, strict=False)
     return report
+
+
+def pruned_graph(pretrained: Pretrained | None, build: Callable[[dict[str, Any]], nn.Module], *,
+                 field: str, task: str | None = None,
+                 check: Callable[[dict[str, Any]], None] | None = None,
+                 drop: tuple[str, ...] = ()) -> tuple[nn.Module, dict[str, Any]]:
+    """``load_graph: true``: rebuild the (pruned) network a ``.graft`` records, layer shapes
+    included, so its weights fit; returns the network and its architecture dict.
+
+    ``field``: the spec's ``pretrained_weights`` key, named in errors; ``task``: the task the
+    model must come from (None: any; tasks that share a network family, e.g. GestureNet on
+    classification's, check what matters in ``check``); ``check``: raises a UserError when the
+    recorded architecture cannot serve this spec (other classes, another pose config);
+    ``drop``: architecture keys not carried over (e.g. a QAT flag the new run sets itself).
+    """
+    from graft.nn.surgery import apply_layer_shapes
+
+    section = field.rsplit(".", 1)[0] + "." if "." in field else ""
+    if pretrained is None or pretrained.manifest is None:
+        raise UserError(f"{section}load_graph: true needs pretrained_weights pointing to a "
+                        ".graft model", f"set {field} to the pruned model file")
+    if task is not None and pretrained.manifest.task != task:
+        raise UserError(f"{pretrained.source} is a {pretrained.manifest.task!r} model; "
+                        f"load_graph needs a {task} model",
+                        f"point {field} at the pruned {task} .graft")
+    recorded = dict(pretrained.manifest.architecture)
+    if check is not None:
+        check(recorded)
+    shapes = recorded.get("layer_shapes", {})
+    arch = {k: v for k, v in recorded.items() if k not in drop and k != "layer_shapes"}
+    net = build(arch)
+    apply_layer_shapes(net, shapes)
+    arch["layer_shapes"] = shapes
+    return net, arch

@@ -96,8 +96,7 @@ class BpnetModule(GraftModule):
 def build_network(spec: ModelSpec, pose: PoseConfig, key: str | None = None
                   ) -> tuple[BpNetLite, dict[str, Any]]:
     """The network to train: fresh, with pretrained tensors, or the (pruned) graph of a .graft."""
-    from graft.engine.weights import load_matching, resolve_pretrained
-    from graft.nn.surgery import apply_layer_shapes
+    from graft.engine.weights import load_matching, pruned_graph, resolve_pretrained
 
     for name, given, derived in (("heat_channels", spec.heat_channels, pose.heatmap_channels),
                                  ("paf_channels", spec.paf_channels, pose.paf_channels)):
@@ -112,21 +111,14 @@ def build_network(spec: ModelSpec, pose: PoseConfig, key: str | None = None
                                     arch_field="model.backbone") if spec.pretrained_weights \
         else None
     if spec.load_graph:
-        if pretrained is None or pretrained.manifest is None:
-            raise UserError("load_graph: true needs pretrained_weights pointing to a .graft model",
-                            "set model.pretrained_weights to the pruned model file")
-        src = dict(pretrained.manifest.architecture)
-        if pretrained.manifest.task != "bpnet":
-            raise UserError(f"{spec.pretrained_weights} is not a bpnet model",
-                            "load_graph needs a model written by graft bpnet")
-        if (src.get("heat_channels"), src.get("paf_channels")) != (arch["heat_channels"],
-                                                                     arch["paf_channels"]):
-            raise UserError("the pretrained graph was built for another pose config",
-                            "retrain with the pose config of the pruned model")
-        arch = {k: v for k, v in src.items() if k != "layer_shapes"}
-        net = build_model(arch)
-        apply_layer_shapes(net, src.get("layer_shapes", {}))
-        arch["layer_shapes"] = src.get("layer_shapes", {})
+        def same_pose(recorded: dict[str, Any]) -> None:
+            if ((recorded.get("heat_channels"), recorded.get("paf_channels"))
+                    != (arch["heat_channels"], arch["paf_channels"])):
+                raise UserError("the pretrained graph was built for another pose config",
+                                "retrain with the pose config of the pruned model")
+
+        net, arch = pruned_graph(pretrained, build_model, field="model.pretrained_weights",
+                                 task="bpnet", check=same_pose)
     else:
         net = build_model(arch)
     if pretrained is not None:

@@ -7,10 +7,9 @@ from typing import Any
 from torch import nn
 
 from graft.console import err_console
-from graft.engine.weights import load_matching, resolve_pretrained
+from graft.engine.weights import load_matching, pruned_graph, resolve_pretrained
 from graft.errors import UserError
 from graft.nn.backbones import build_classifier, classifier_name, freeze_blocks
-from graft.nn.surgery import apply_layer_shapes
 from graft.tasks.classification.spec import ModelSpec
 
 
@@ -32,22 +31,14 @@ def build_network(
         if spec.pretrained_weights else None
     )
     if spec.load_graph:
-        if pretrained is None or pretrained.manifest is None:
-            raise UserError(
-                "load_graph: true needs pretrained_weights pointing to a .graft model",
-                "set model.pretrained_weights to the pruned model file",
-            )
-        src_arch = dict(pretrained.manifest.architecture)
-        if src_arch.get("num_classes") != len(classes):
-            raise UserError(
-                f"the pruned model has {src_arch.get('num_classes')} classes, the data "
-                f"{len(classes)}",
-                "retrain on the same classes as the pruned model",
-            )
-        arch = {k: v for k, v in src_arch.items() if k != "layer_shapes"}
-        net = build_from_architecture(arch)
-        apply_layer_shapes(net, src_arch.get("layer_shapes", {}))
-        arch["layer_shapes"] = src_arch.get("layer_shapes", {})
+        def same_classes(recorded: dict[str, Any]) -> None:
+            if recorded.get("num_classes") != len(classes):
+                raise UserError(f"the pruned model has {recorded.get('num_classes')} classes, "
+                                f"the data {len(classes)}",
+                                "retrain on the same classes as the pruned model")
+
+        net, arch = pruned_graph(pretrained, build_from_architecture,
+                                 field="model.pretrained_weights", check=same_classes)
     else:
         net = build_from_architecture(arch)
     if pretrained is not None:

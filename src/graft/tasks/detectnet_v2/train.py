@@ -46,8 +46,7 @@ MONITOR = Monitor("val/mAP", "max")
 def build_network(spec: DetectNetSpec, key: str | None = None
                   ) -> tuple[nn.Module, dict[str, Any]]:
     """The network to train and its manifest ``architecture`` (see the module docstring)."""
-    from graft.engine.weights import load_matching, resolve_pretrained
-    from graft.nn.surgery import apply_layer_shapes
+    from graft.engine.weights import load_matching, pruned_graph, resolve_pretrained
 
     model = spec.model
     classes = spec.class_names
@@ -57,25 +56,17 @@ def build_network(spec: DetectNetSpec, key: str | None = None
                                     arch_field="model_config.arch") \
         if model.pretrained_weights else None
     if model.load_graph:
-        if pretrained is None or pretrained.manifest is None:
-            raise UserError("model_config.load_graph: true needs pretrained_weights pointing "
-                            "to a .graft model", "set model_config.pretrained_weights to the "
-                            "pruned model file")
-        if pretrained.manifest.task != TASK_NAME:
-            raise UserError(f"{model.pretrained_weights} is a {pretrained.manifest.task!r}"
-                            " model; load_graph needs a detectnet_v2 model",
-                            "point pretrained_weights at the pruned detectnet_v2 .graft")
-        src = dict(pretrained.manifest.architecture)
-        if int(src.get("num_classes", -1)) != len(classes):
-            raise UserError(f"the pruned model has {src.get('num_classes')} classes "
-                            f"({', '.join(src.get('class_names', []))}), the spec {len(classes)} "
-                            f"({', '.join(classes)})", "retrain on the classes of the pruned "
-                            "model")
-        arch = {k: v for k, v in src.items() if k not in ("layer_shapes", "qat")}
+        def same_classes(recorded: dict[str, Any]) -> None:
+            if int(recorded.get("num_classes", -1)) != len(classes):
+                raise UserError(f"the pruned model has {recorded.get('num_classes')} classes "
+                                f"({', '.join(recorded.get('class_names', []))}), the spec "
+                                f"{len(classes)} ({', '.join(classes)})",
+                                "retrain on the classes of the pruned model")
+
+        net, arch = pruned_graph(pretrained, build_model,
+                                 field="model_config.pretrained_weights", task=TASK_NAME,
+                                 check=same_classes, drop=("qat",))
         arch["class_names"] = list(classes)
-        net = build_model(arch)
-        apply_layer_shapes(net, src.get("layer_shapes", {}))
-        arch["layer_shapes"] = src.get("layer_shapes", {})
     else:
         net = build_model(arch)
     if pretrained is not None:
