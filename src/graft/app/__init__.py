@@ -1,0 +1,5 @@
+"""Video applications built from graft models: ``graft app gesture`` (hand detector -> margin
+crop -> gesture classifier -> tracker) as a command and as :class:`GesturePipeline` in Python.
+
+- :mod:`graft.app.sources` - video files, image folders, cameras and streams as frames;
+"""
