@@ -2,4 +2,5 @@
 crop -> gesture classifier -> tracker) as a command and as :class:`GesturePipeline` in Python.
 
 - :mod:`graft.app.sources` - video files, image folders, cameras and streams as frames;
+- :mod:`graft.app.margin` - the classifier's crop: margin, square, clipped to the frame;
 """
