@@ -35,3 +35,60 @@ def write_video(path: Path, frames: int, height: int = 48, width: int = 64,
 @pytest.fixture
 def video(tmp_path: Path) -> Path:
     return write_video(tmp_path / "clip.mp4", 12)
+
+
+COLOURS = {"red": (230, 30, 30), "green": (30, 200, 40), "blue": (40, 50, 230)}
+
+
+class BlobDetector:
+    """A real (if simple) hand detector for generated frames: the bounding boxes of the
+    saturated blobs on a grey background (OpenCV connected components)."""
+
+    backend = "numpy"
+
+    def detect(self, frames):
+        import cv2
+
+        out = []
+        for img in frames:
+            sat = (img.max(2).astype(int) - img.min(2)) > 100
+            n, _, stats, _ = cv2.connectedComponentsWithStats(sat.astype(np.uint8))
+            boxes = np.array([[x, y, x + w, y + h] for x, y, w, h, _ in stats[1:n]], float)
+            out.append((boxes.reshape(-1, 4), np.full(len(boxes), 0.9)))
+        return out
+
+
+class ColourClassifier:
+    """A crop classifier for generated frames: which of red, green, blue the crop's saturated
+    pixels are, as probabilities; counts the crops it saw."""
+
+    classes = ["red", "green", "blue"]
+    backend = "numpy"
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.sizes: list[tuple[int, int]] = []
+
+    def probs(self, crops):
+        self.seen += len(crops)
+        out = []
+        for c in crops:
+            self.sizes.append(c.shape[:2])
+            sat = (c.max(2).astype(int) - c.min(2)) > 100
+            mean = c[sat].mean(0) if sat.any() else np.ones(3)
+            e = np.exp((mean - mean.max()) / 20)
+            out.append(e / e.sum())
+        return np.array(out).reshape(-1, 3)
+
+
+def blob_frame(i: int, height: int = 96, width: int = 128, small: bool = False):
+    """Frame ``i`` of a generated clip: a red blob moving right, a blue one moving left (and
+    a tiny green one when ``small``); returns the RGB frame and the ground truth."""
+    img = np.full((height, width, 3), 120, np.uint8)
+    truth = []
+    for name, x, y in (("red", 5 + i % 40, 10), ("blue", 90 - i % 40, 50)):
+        img[y:y + 30, x:x + 24] = COLOURS[name]
+        truth.append((name, (x, y, x + 24, y + 30)))
+    if small:
+        img[80:84, 60:64] = COLOURS["green"]
+    return img, truth
