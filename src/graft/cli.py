@@ -59,6 +59,7 @@ def _mount() -> None:
     if _mounted:
         return
     _mounted = True
+    from graft.app.cli import app as app_app
     from graft.catalog.cli import app as catalog_app
     from graft.data.cli import convert_app, split_app
     from graft.demo import demo
@@ -86,6 +87,7 @@ def _mount() -> None:
     deploy_app.command("triton")(triton_command)
     app.add_typer(deploy_app, name="deploy")
     app.add_typer(evaluate_app, name="evaluate", help="Score result files (COCO AP).")
+    app.add_typer(app_app, name="app", help="Video applications built from graft models.")
     app.command("demo")(demo)
 
 

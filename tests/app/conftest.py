@@ -92,3 +92,49 @@ def blob_frame(i: int, height: int = 96, width: int = 128, small: bool = False):
     if small:
         img[80:84, 60:64] = COLOURS["green"]
     return img, truth
+
+
+GESTURES = ["fist", "ok", "stop"]
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """A tiny DetectNet_v2 (.graft) that finds one "car" filling any frame, and a tiny
+    3-class classifier (.graft + ONNX) leaning to "ok" whose file records a crop rule."""
+    import torch
+
+    from graft import archive, tasks
+    from graft.api import GraftModel
+    from graft.data.preprocess import normalization_for
+    from graft.nn.backbones import classifier_name
+    from graft.optimize.export import ExportOptions, export_onnx
+    from graft.spec import load_spec
+    from graft.tasks.classification.model import build_network as build_classifier
+    from graft.tasks.classification.spec import ClassificationSpec
+    from graft.tasks.classification.train import manifest_for as classifier_manifest
+    from graft.tasks.detectnet_v2.spec import DetectNetSpec
+    from graft.tasks.detectnet_v2.train import build_network, manifest_for
+    from tests.conftest import classification_spec_dict
+    from tests.tasks.detectnet_v2.conftest import make_kitti, write_spec
+
+    root = tmp_path_factory.mktemp("app_models")
+    make_kitti(root, images=2)
+    spec = load_spec(write_spec(root), DetectNetSpec)
+    net, arch = build_network(spec)
+    with torch.no_grad():  # a detector that sees one "car" (our hand) filling the frame
+        net.output_cov.bias[0] = 8.0
+        net.output_bbox.bias[:4] = 3.0
+    GraftModel(net, manifest_for(spec, arch, {})).save(root / "hands.graft")
+
+    cspec = ClassificationSpec.model_validate(classification_spec_dict(root))
+    cnet, carch = build_classifier(cspec.model, GESTURES)
+    with torch.no_grad():  # leaning to "ok", but the image still matters
+        getattr(cnet, classifier_name(carch["arch"])).bias[:] = torch.tensor([0.0, 3.0, 0.0])
+    manifest = classifier_manifest(cspec, carch, GESTURES, normalization_for("torch"), {})
+    manifest = manifest.updated(input={**manifest.input.to_dict(),
+                                       "crop": {"ratio": 1.3, "square": False}})
+    archive.save(root / "gesture.graft", cnet.state_dict(), manifest)
+    export_onnx(cnet.eval(), manifest, root / "gesture.onnx",
+                ExportOptions(exporter="torchscript"), task=tasks.get("classification"))
+    return {"detector": root / "hands.graft", "graft": root / "gesture.graft",
+            "onnx": root / "gesture.onnx", "root": root}

@@ -6,7 +6,8 @@ crop -> gesture classifier -> tracker) as a command and as :class:`GesturePipeli
 - :mod:`graft.app.tracking` - ByteTrack track ids and per-track gesture smoothing;
 - :mod:`graft.app.outputs` - annotated mp4, JSON lines, latency summary, finalized on stop;
 - :mod:`graft.app.models` - the detector and classifier interfaces over graft model files;
-- :mod:`graft.app.pipeline` - :class:`GesturePipeline`: the per-frame flow and the run loop.
+- :mod:`graft.app.pipeline` - :class:`GesturePipeline`: the per-frame flow and the run loop;
+- :mod:`graft.app.spec`, :mod:`graft.app.cli` - ``graft app gesture -e APP.yaml``.
 """
 
 from __future__ import annotations

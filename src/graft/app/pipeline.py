@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +34,20 @@ class GesturePipeline:
 
     ``detector``/``classifier``: :class:`~graft.app.models.ModelDetector` /
     :class:`~graft.app.models.ModelClassifier` (see :meth:`from_files`) or any object with
-    their methods. ``crop``: the crop rule; by default the one the classifier's model file
-    records (``input.crop``), else square with ratio 1.1. ``tracker`` None: no tracking (every
-    box classified every frame)."""
+    their methods. ``crop``: the crop rule, or a mapping of settings that override the rule
+    the classifier's model file records (``input.crop``; else square with ratio 1.1).
+    ``tracker`` None: no tracking (every box classified every frame)."""
 
     def __init__(self, detector: HandDetector, classifier: CropClassifier, *,
-                 crop: CropRule | None = None, tracker: HandTracker | None = None,
+                 crop: CropRule | Mapping[str, Any] | None = None,
+                 tracker: HandTracker | None = None,
                  labels: TrackLabels | None = None, detect_batch: int = 1) -> None:
         self.detector = detector
         self.classifier = classifier
         self.classes = list(classifier.classes)
         model_input = getattr(classifier, "model_input", None)
-        self.crop = crop or CropRule.from_manifest(model_input)
+        self.crop = crop if isinstance(crop, CropRule) else \
+            CropRule.from_manifest(model_input, **dict(crop or {}))
         self.tracker = tracker
         self.labels = labels if labels is not None else TrackLabels()
         self.detect_batch = max(1, int(detect_batch))
@@ -57,14 +59,16 @@ class GesturePipeline:
                    hand_classes: Sequence[str] | None = None, threshold: float = 0.3,
                    detector_device: str = "auto", classifier_device: str = "auto",
                    detector_batch: int | None = None, classifier_batch: int | None = None,
-                   key: str | None = None, track: bool = True, **options: Any
+                   key: str | None = None, tracker: HandTracker | bool = True,
+                   **options: Any
                    ) -> GesturePipeline:
         """A pipeline over two model files (any graft model: ``.graft``, ONNX, engine)."""
         det = ModelDetector.load(detector, classes=hand_classes, threshold=threshold,
                                  device=detector_device, batch_size=detector_batch, key=key)
         clf = ModelClassifier.load(classifier, device=classifier_device,
                                    batch_size=classifier_batch, key=key)
-        return cls(det, clf, tracker=HandTracker() if track else None, **options)
+        chosen = HandTracker() if tracker is True else (tracker or None)
+        return cls(det, clf, tracker=chosen, **options)
 
     # -- one frame ----------------------------------------------------------------------------
     def _timed(self, stage: str, start: float) -> float:

@@ -297,3 +297,18 @@ def open_source(source: str | int | Path, *, stride: int = 1, latest: bool | Non
     raise UserError(f"source {text} is not a camera index, a stream URL, a folder or a file",
                     "give a video file, a folder of images, a camera index (0) or an "
                     "rtsp:// or http:// URL")
+
+
+def probe_fps(source: str | int | Path) -> float | None:
+    """The frame rate a video file or stream declares (None: unknown, or not a video)."""
+    text = str(source)
+    if isinstance(source, int) or text.isdigit() or Path(text).is_dir():
+        return None
+    try:
+        import av
+
+        with av.open(text, timeout=5.0) as container:
+            rate = container.streams.video[0].average_rate if container.streams.video else None
+    except (av.FFmpegError, OSError):
+        return None
+    return float(rate) if rate else None
