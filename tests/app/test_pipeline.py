@@ -129,3 +129,33 @@ def test_detect_batches_for_files(tmp_path: Path) -> None:
     assert sizes == [4, 4, 2]
     assert len(lines(tmp_path / "frames.jsonl")) == 10
     assert np.all(np.diff([r["frame"] for r in lines(tmp_path / "frames.jsonl")]) == 1)
+
+
+def test_live_stream_that_stops_and_comes_back_at_another_size(tmp_path: Path) -> None:
+    """A fake network source: 6 frames, the connection drops, 6 more at twice the size."""
+    from graft.app.sources import reconnecting
+
+    calls = {"n": 0}
+
+    def session():
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise OSError("gone")
+        scale = calls["n"]
+        for i in range(6):
+            yield blob_frame(i, 96 * scale, 128 * scale)[0], float(i)
+
+    src = Source("rtsp://fake", lambda: None, latest=False, live=True)
+    src.reader = lambda: reconnecting(session, src.stats, max_retries=1, sleep=lambda s: None)
+    sizes: list[int] = []
+    det = BlobDetector()
+    base = det.detect
+    det.detect = lambda frames: (sizes.append(len(frames)), base(frames))[1]
+    p = GesturePipeline(det, ColourClassifier(), tracker=HandTracker(), detect_batch=8)
+    summary = p.run(src, tmp_path)
+    assert summary["processed"] == 12 and summary["reconnects"] == 3
+    assert set(sizes) == {1}  # live sources are not batched: no frame waits for others
+    recs = lines(tmp_path / "frames.jsonl")
+    assert [r["width"] for r in recs] == [128] * 6 + [256] * 6
+    assert all(h["gesture"] in ("red", "blue") for r in recs for h in r["hands"])
+    assert [f.image.shape for f in open_source(tmp_path / "annotated.mp4")] == [(96, 128, 3)] * 12
