@@ -96,22 +96,25 @@ def test_reconnect_with_backoff_after_stop_and_failure() -> None:
 
 def test_latest_frame_mode_drops_stale_frames() -> None:
     n = 40
+    taken = threading.Event()
 
     def reader():
-        for i in range(n):
+        yield frame_of(0), 0.0
+        taken.wait(10)  # the rest arrive while the consumer is busy with frame 0
+        for i in range(1, n):
             yield frame_of(i), float(i)
 
     src = Source("fake", reader, latest=True, live=True)
     it = iter(src)
     first = next(it)
+    taken.set()
     deadline = time.monotonic() + 10
     while src.stats.read < n and time.monotonic() < deadline:  # the consumer is "busy"
         time.sleep(0.01)
     rest = list(it)
-    assert rest[-1].index == n - 1  # the newest frame, not the next stale one
+    assert first.index == 0 and rest[-1].index == n - 1  # the newest, not the next stale one
     assert len(rest) <= 2 and src.stats.dropped >= n - 3
     assert src.stats.decoded + src.stats.dropped == src.stats.read == n
-    assert first.index < rest[-1].index
 
 
 def test_latest_frame_reader_error_reaches_consumer() -> None:
