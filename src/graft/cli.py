@@ -87,7 +87,7 @@ def _mount() -> None:
     deploy_app.command("triton")(triton_command)
     app.add_typer(deploy_app, name="deploy")
     app.add_typer(evaluate_app, name="evaluate", help="Score result files (COCO AP).")
-    app.add_typer(app_app, name="app", help="Video applications built from graft models.")
+    app.add_typer(app_app, name="app")
     app.command("demo")(demo)
 
 
