@@ -22,7 +22,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $@
 
 $(DEVSTAMP): $(STAMP)
-	$(BIN)/pip install -q -e ".[dev,pretrained]"
+	$(BIN)/pip install -q -e ".[dev,pretrained,app]"
 	touch $@
 
 demo: $(STAMP)

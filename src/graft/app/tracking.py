@@ -29,7 +29,11 @@ class HandTracker:
     def __init__(self, *, frame_rate: float = 30.0, lost_track_buffer: int = 30,
                  activation_threshold: float = 0.3, high_threshold: float = 0.5,
                  min_iou: float = 0.1, min_frames: int = 1) -> None:
-        from trackers import ByteTrackTracker
+        try:
+            from trackers import ByteTrackTracker
+        except ImportError:
+            raise UserError("the gesture app's tracker needs roboflow trackers, not installed",
+                            "pip install 'graft[app]'") from None
 
         self._tracker = ByteTrackTracker(
             lost_track_buffer=lost_track_buffer, frame_rate=frame_rate,
