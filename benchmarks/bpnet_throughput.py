@@ -114,6 +114,10 @@ def main() -> None:
     parser.add_argument("--modes", default="eager,graphs,compile",
                         help="eager, graphs (CUDA graph replay, CUDA only), compile")
     parser.add_argument("--variants", default="unpruned,pruned")
+    parser.add_argument("--compile-dtypes", default=None,
+                        help="dtypes that also run the compile mode (default: all)")
+    parser.add_argument("--compile-mode", default="max-autotune-no-cudagraphs",
+                        help="torch.compile mode (default: the fastest, slowest to compile)")
     parser.add_argument("--iters", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--end-to-end", action="store_true")
@@ -144,11 +148,14 @@ def main() -> None:
             x = torch.rand(args.batch, 3, h, w, device=device, dtype=dtype)
             x = x.contiguous(memory_format=torch.channels_last)
             for mode in args.modes.split(","):
+                if mode == "compile" and args.compile_dtypes is not None and \
+                        dtype_name not in args.compile_dtypes.split(","):
+                    continue
                 row = {"variant": variant, "params": params, "dtype": dtype_name, "mode": mode}
                 if mode == "graphs" and not cuda:
                     row["skipped"] = "CUDA graphs need a CUDA device"
                 else:
-                    model = (torch.compile(net, mode="max-autotune-no-cudagraphs")
+                    model = (torch.compile(net, mode=args.compile_mode)
                              if mode == "compile" else net)
                     fn = (graphed(model, x, args.warmup) if mode == "graphs"
                           else (lambda m=model, x=x: m(x)))
