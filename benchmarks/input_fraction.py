@@ -6,9 +6,12 @@ SGD) is timed two ways on the same device:
 - ``memory``: one normalized float batch (and its targets) already on the device, reused;
 - ``jpeg``: JPEG files read as bytes by ``--workers`` loader processes, then graft's GPU input
   path (:mod:`graft.data.device_input`) on the device: decode (nvJPEG on CUDA), pad, one random
-  affine per sample (scale, shift, flip) warped as a batch, normalize; for bpnet also the
+  affine per sample warped as a batch, normalize. ResNet-18 runs the classification task's own
+  device augmentation (:class:`~graft.tasks.classification.data.DeviceAugment` with the spec's
+  defaults: resized crop, flip, colour jitter); bpnet a scale/shift/flip warp and the
   heatmap/PAF targets made on the device from the warped keypoints
-  (:class:`~graft.tasks.bpnet.device_targets.BatchTargetEncoder`).
+  (:class:`~graft.tasks.bpnet.device_targets.BatchTargetEncoder`; the bpnet task itself still
+  warps in its loader processes and makes only the targets on the device).
 
 The figure is ``jpeg / memory`` (the issue's target on a GPU: >= 0.9). On the CPU the same
 code runs (a dry run; it shows only that the path works and what it costs there).
@@ -173,11 +176,21 @@ def run_model(model: str, args: argparse.Namespace, paths: list[Path]) -> dict[s
     stream = batches(paths, b, args.workers)
     cpu0 = time.process_time()
 
+    augment = None
+    if model == "resnet18":
+        from graft.tasks.classification.data import DeviceAugment
+        from graft.tasks.classification.spec import AugmentationSpec
+
+        augment = DeviceAugment(size, AugmentationSpec())
+
     def jpeg_step() -> None:
-        images = pad_stack(decode_batch(next(stream), device))
+        encoded = next(stream)
         m = random_affines(b, src, size, g)
-        x = normalize_batch(warp_batch(images, m, size), SCALE, SHIFT)
-        train(x, make_targets(b, m, g))
+        if augment is not None:
+            warped = augment(encoded, device)
+        else:
+            warped = warp_batch(pad_stack(decode_batch(encoded, device)), m, size)
+        train(normalize_batch(warped, SCALE, SHIFT), make_targets(b, m, g))
 
     jpeg_s = time_steps(jpeg_step, args.steps, args.warmup, cuda)
     cpu_s = time.process_time() - cpu0

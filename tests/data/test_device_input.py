@@ -96,3 +96,18 @@ def test_normalize_batch():
 def test_use_device_path(monkeypatch, device, env, want):
     monkeypatch.setenv("GRAFT_CPU_INPUT", env)
     assert use_device_path(device) is want
+
+
+def test_warp_batch_edges_repeat_each_images_own_border():
+    import torch.nn.functional as F
+
+    from graft.data.device_input import crop_affines
+
+    big = torch.randint(0, 256, (3, 20, 30), dtype=torch.uint8)
+    small = torch.randint(0, 256, (3, 12, 16), dtype=torch.uint8)
+    m = crop_affines([(0, 0, 20, 30), (0, 0, 12, 16)], (24, 32))
+    got = warp_batch(pad_stack([big, small]), m, (24, 32), edges=[(20, 30), (12, 16)])
+    for out, im in zip(got, (big, small), strict=True):
+        want = F.interpolate(im[None].float(), size=(24, 32), mode="bilinear",
+                             align_corners=False)[0]
+        torch.testing.assert_close(out, want, atol=1e-3, rtol=0)

@@ -8,6 +8,8 @@ on the CPU. This module moves the batched parts to the trainer's device:
 - :func:`pad_stack`: images of different sizes -> one (B, 3, Hmax, Wmax) batch;
 - :func:`warp_batch`: one affine warp per sample (the transforms v2 geometry of a whole batch
   at once), bilinear with a zero border, in OpenCV's ``warpAffine`` pixel convention;
+  :func:`crop_affines` makes those of resized crops and flips (no antialiasing: a crop shrunk
+  by more than 2x aliases where the CPU path's ``antialias=True`` would not);
 - :func:`normalize_batch`: uint8 -> float ``x * scale + shift`` per channel.
 
 Targets are made where the batch lives by each task's own batched encoder (bpnet:
@@ -99,12 +101,14 @@ def pad_stack(images: Sequence[torch.Tensor]) -> torch.Tensor:
     return out
 
 
-def warp_batch(images: torch.Tensor, matrices: torch.Tensor, out_size: tuple[int, int]
-               ) -> torch.Tensor:
+def warp_batch(images: torch.Tensor, matrices: torch.Tensor, out_size: tuple[int, int],
+               edges: Sequence[tuple[int, int]] | None = None) -> torch.Tensor:
     """Per-sample affine warps of a batch: float (B, C, h, w).
 
     ``matrices`` (B, 2, 3) map source pixels to output pixels (OpenCV's ``warpAffine``
     forward matrix, pixel centres at integer coordinates); bilinear, zero outside the source.
+    With ``edges`` (each image's (h, w) before :func:`pad_stack`), source points are clamped
+    into each image instead: its edge pixels repeat, as ``Resize`` and crops sample them.
     """
     b, _, src_h, src_w = images.shape
     h, w = out_size
@@ -115,10 +119,34 @@ def warp_batch(images: torch.Tensor, matrices: torch.Tensor, out_size: tuple[int
                             torch.arange(w, device=m.device, dtype=torch.float32), indexing="ij")
     pts = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).view(1, h * w, 3)
     src = pts @ inv.transpose(1, 2)  # (B, h*w, 2) source pixel coordinates
+    if edges is not None:
+        top = torch.tensor([[w_ - 1, h_ - 1] for h_, w_ in edges], dtype=torch.float32,
+                           device=m.device).view(b, 1, 2)
+        src = torch.minimum(src.clamp_min(0.0), top)
     grid = torch.stack([(2 * src[..., 0] + 1) / src_w - 1, (2 * src[..., 1] + 1) / src_h - 1],
                        dim=-1).view(b, h, w, 2)
     return F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="zeros",
                          align_corners=False)
+
+
+def crop_affines(boxes: Sequence[tuple[int, int, int, int]], out_size: tuple[int, int],
+                 hflip: Sequence[bool] = (), vflip: Sequence[bool] = ()) -> torch.Tensor:
+    """(B, 2, 3) maps of each crop box (top, left, h, w) in source pixels onto the whole
+    output (a resized crop, as RandomResizedCrop), mirrored where ``hflip``/``vflip`` say."""
+    h_out, w_out = out_size
+    m = torch.zeros(len(boxes), 2, 3)
+    for k, (top, left, h, w) in enumerate(boxes):
+        sx, sy = w_out / w, h_out / h
+        # output pixel centre u <-> source x = left + (u + 0.5) / sx - 0.5
+        m[k] = torch.tensor([[sx, 0.0, sx * (0.5 - left) - 0.5],
+                             [0.0, sy, sy * (0.5 - top) - 0.5]])
+        if k < len(hflip) and hflip[k]:
+            m[k, 0] = -m[k, 0]
+            m[k, 0, 2] += w_out - 1
+        if k < len(vflip) and vflip[k]:
+            m[k, 1] = -m[k, 1]
+            m[k, 1, 2] += h_out - 1
+    return m
 
 
 def normalize_batch(images: torch.Tensor, scale: Sequence[float], shift: Sequence[float]
