@@ -111,3 +111,19 @@ def test_warp_batch_edges_repeat_each_images_own_border():
         want = F.interpolate(im[None].float(), size=(24, 32), mode="bilinear",
                              align_corners=False)[0]
         torch.testing.assert_close(out, want, atol=1e-3, rtol=0)
+
+
+def test_jitter_batch_is_torchvisions_adjust_per_image():
+    from torchvision.transforms.v2 import functional as TF
+
+    from graft.data.device_input import jitter_batch
+
+    x = torch.rand(3, 3, 8, 10)
+    b, c, s = torch.tensor([0.7, 1.0, 1.3]), torch.tensor([1.2, 0.8, 1.0]), \
+        torch.tensor([0.5, 1.4, 1.1])
+    got = jitter_batch(x, b, c, s, order=(2, 0, 1))
+    for i in range(3):
+        want = TF.adjust_contrast(TF.adjust_brightness(TF.adjust_saturation(
+            x[i], s[i].item()), b[i].item()), c[i].item())
+        torch.testing.assert_close(got[i], want, atol=1e-5, rtol=0)
+    assert not torch.allclose(got, x)

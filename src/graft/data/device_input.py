@@ -149,6 +149,31 @@ def crop_affines(boxes: Sequence[tuple[int, int, int, int]], out_size: tuple[int
     return m
 
 
+def _gray(x: torch.Tensor) -> torch.Tensor:
+    return (0.2989 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+
+
+def jitter_batch(x: torch.Tensor, brightness: torch.Tensor | None = None,
+                 contrast: torch.Tensor | None = None, saturation: torch.Tensor | None = None,
+                 order: Sequence[int] = (0, 1, 2)) -> torch.Tensor:
+    """Colour jitter of a float 0..1 batch with one factor per sample ((B,) tensors), in
+    ``order`` (0 brightness, 1 contrast, 2 saturation): torchvision's ``adjust_*`` formulas
+    for the whole batch at once, instead of a few kernels per image."""
+    for op in order:
+        f = (brightness, contrast, saturation)[op]
+        if f is None:
+            continue
+        f = f.to(x.device, x.dtype).view(-1, 1, 1, 1)
+        if op == 0:
+            other = torch.zeros_like(x[:, :1])
+        elif op == 1:
+            other = _gray(x).mean(dim=(1, 2, 3), keepdim=True)
+        else:
+            other = _gray(x)
+        x = (f * x + (1.0 - f) * other).clamp(0.0, 1.0)
+    return x
+
+
 def normalize_batch(images: torch.Tensor, scale: Sequence[float], shift: Sequence[float]
                     ) -> torch.Tensor:
     """``x * scale + shift`` per channel of a (B, 3, H, W) batch, as float32."""

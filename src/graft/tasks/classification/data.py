@@ -22,6 +22,7 @@ from torchvision.transforms import v2
 from graft.data.device_input import (
     crop_affines,
     decode_batch,
+    jitter_batch,
     pad_stack,
     trainer_device,
     use_device_path,
@@ -100,7 +101,7 @@ class DeviceAugment:
 
         self.size, self.aug = size, aug
         self._crop = v1.RandomResizedCrop.get_params
-        self._jitter = (v2.ColorJitter(*aug.color_jitter) if any(aug.color_jitter) else None)
+        self._jitter = v2.ColorJitter(*aug.color_jitter) if aug.color_jitter[3] else None
 
     def __call__(self, encoded: list[bytes], device: torch.device) -> torch.Tensor:
         images = decode_batch(encoded, device)
@@ -114,8 +115,15 @@ class DeviceAugment:
                          (coin[1] < aug.vertical_flip).tolist())
         edges = [(im.shape[-2], im.shape[-1]) for im in images]
         out = warp_batch(pad_stack(images), m, self.size, edges)
-        if self._jitter is not None:  # per sample, as on the CPU (the jitter works in 0..1)
+        b_, c_, s_, hue = aug.color_jitter
+        if hue and self._jitter is not None:  # hue: per sample, as on the CPU (in 0..1)
             out = torch.stack([self._jitter(x / 255.0) for x in out]) * 255.0
+        elif b_ or c_ or s_:  # one factor per sample drawn as ColorJitter does, applied batched
+            def factors(v: float) -> torch.Tensor | None:
+                return torch.empty(b).uniform_(max(0.0, 1.0 - v), 1.0 + v) if v else None
+
+            out = jitter_batch(out / 255.0, factors(b_), factors(c_), factors(s_),
+                               torch.randperm(3).tolist()) * 255.0
         return out.clamp_(0.0, 255.0)
 
 
