@@ -127,3 +127,11 @@ def test_jitter_batch_is_torchvisions_adjust_per_image():
             x[i], s[i].item()), b[i].item()), c[i].item())
         torch.testing.assert_close(got[i], want, atol=1e-5, rtol=0)
     assert not torch.allclose(got, x)
+
+
+def test_device_input_can_be_forced_on_any_device(monkeypatch):
+    monkeypatch.delenv("GRAFT_CPU_INPUT", raising=False)
+    monkeypatch.setenv("GRAFT_DEVICE_INPUT", "1")
+    assert use_device_path("cpu") is True
+    monkeypatch.setenv("GRAFT_CPU_INPUT", "1")
+    assert use_device_path("cuda") is False

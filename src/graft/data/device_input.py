@@ -15,7 +15,7 @@ on the CPU. This module moves the batched parts to the trainer's device:
 Targets are made where the batch lives by each task's own batched encoder (bpnet:
 :mod:`graft.tasks.bpnet.device_targets`; DetectNet_v2 already rasterizes in its training step).
 :func:`use_device_path` picks the path: on when the trainer's device is CUDA, the CPU path
-otherwise or when ``GRAFT_CPU_INPUT=1``.
+otherwise or when ``GRAFT_CPU_INPUT=1`` (``GRAFT_DEVICE_INPUT=1`` forces it on, e.g. on a CPU).
 """
 
 from __future__ import annotations
@@ -29,10 +29,14 @@ import torch.nn.functional as F
 
 
 def use_device_path(device: torch.device | str | None) -> bool:
-    """True when targets/augmentation should run on ``device`` (CUDA) rather than in loaders."""
+    """True when targets/augmentation should run on ``device`` (CUDA) rather than in loaders.
+
+    ``GRAFT_CPU_INPUT=1`` keeps the CPU path; ``GRAFT_DEVICE_INPUT=1`` takes the device path
+    on any device (to test it, or to measure it, on a CPU)."""
     if device is None or os.environ.get("GRAFT_CPU_INPUT", "") not in ("", "0"):
         return False
-    return torch.device(device).type == "cuda"
+    forced = os.environ.get("GRAFT_DEVICE_INPUT", "") not in ("", "0")
+    return forced or torch.device(device).type == "cuda"
 
 
 def trainer_device(trainer: Any) -> torch.device | None:

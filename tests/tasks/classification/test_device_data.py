@@ -78,3 +78,31 @@ def test_device_augmentation_flips_crops_and_jitters(folder):
     plain.setup("fit")
     whole, _ = plain.on_after_batch_transfer(batch, 0)
     assert (images - whole).abs().mean() > 10  # augmented, not the plain resize
+
+
+@pytest.mark.slow
+def test_training_runs_through_the_device_path(tmp_path, shapes_dir, monkeypatch):
+    """A real Lightning run calls the data module's hook: every training batch is augmented
+    by DeviceAugment (forced on the CPU here), and the model is written."""
+    import yaml
+
+    from graft.tasks.classification import data as data_module
+    from graft.tasks.classification.train import train
+    from tests.conftest import classification_spec_dict
+
+    calls = []
+    original = data_module.DeviceAugment.__call__
+
+    def counted(self, encoded, device):
+        out = original(self, encoded, device)
+        calls.append(out.shape)
+        return out
+
+    monkeypatch.setattr(data_module.DeviceAugment, "__call__", counted)
+    monkeypatch.setenv("GRAFT_DEVICE_INPUT", "1")
+    monkeypatch.delenv("GRAFT_CPU_INPUT", raising=False)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(classification_spec_dict(shapes_dir, epochs=1)))
+    summary = train(spec, tmp_path / "r", accelerator="cpu", progress=False)
+    assert summary.written and (tmp_path / "r" / "model.graft").exists()
+    assert calls and all(s[1:] == (3, 32, 32) for s in calls)
