@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     parser.add_argument("--refinement", default="subpixel", choices=["subpixel", "upsample"],
                         help="peak refinement (upsample: TLT's x8 bicubic upsampling)")
+    parser.add_argument("--batched", action="store_true",
+                        help="the batched (GPU) decoder also on --device cpu")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import torch
@@ -95,13 +98,14 @@ def main() -> None:
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"threads {args.threads}, device {args.device}, input {h}x{w}, "
           f"refinement {args.refinement}")
+    rows = []
     print("| people | found (mean) | median ms / image (wall) | median CPU ms / image |")
     print("| ---: | ---: | ---: | ---: |")
     for n in (int(v) for v in args.persons.split(",")):
         scenes = [make_scene(rng, n, (h, w)) for _ in range(args.scenes)]
         maps = [encoder(kps) for kps in scenes]
         cpu_ms = float("nan")
-        if args.device == "cpu":
+        if args.device == "cpu" and not args.batched:
             per_scene = [median_ms(lambda m=m: decode(m[0], m[1], pose.limbs, params),
                                    args.repeats) for m in maps]
             # CPU time of this thread: what the decode costs when the core is shared
@@ -117,12 +121,23 @@ def main() -> None:
 
             def run(heat=heat, paf=paf):
                 out = decode_batch(heat, paf, pose.limbs, params)
-                torch.cuda.synchronize()
+                if heat.is_cuda:
+                    torch.cuda.synchronize()
                 return out
 
             ms = median_ms(run, args.repeats) / args.batch
             found = np.mean([len(r) for r in run()])
         print(f"| {n} | {found:.1f} | {ms:.2f} | {cpu_ms:.2f} |")
+        rows.append({"people": n, "found_mean": float(found), "ms_per_image": ms,
+                     "cpu_ms_per_image": None if np.isnan(cpu_ms) else cpu_ms})
+    if args.json:
+        import json
+
+        result = {"device": args.device, "size": args.size, "batch": args.batch,
+                  "threads": args.threads, "refinement": args.refinement, "torch":
+                  torch.__version__, "rows": rows}
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
 
 
 if __name__ == "__main__":

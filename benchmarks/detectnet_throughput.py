@@ -82,8 +82,10 @@ def make_spec(args: argparse.Namespace, data_dir: Path | None = None) -> DetectN
 
 
 def random_boxes(rng: np.random.Generator, n: int, h: int, w: int) -> tuple[np.ndarray, ...]:
-    """KITTI-like boxes: 20-200 px wide, wider than tall, anywhere in an (h, w) image."""
-    bw = rng.uniform(20, 200, n)
+    """KITTI-like boxes: 20-200 px wide, wider than tall, anywhere in an (h, w) image
+    (narrower in images too small for them: the suite's quick runs at 64x64)."""
+    widest = min(200.0, 0.8 * w, 0.8 * h / 1.2)
+    bw = rng.uniform(min(20.0, widest / 2), widest, n)
     bh = bw * rng.uniform(0.4, 1.2, n)
     x1, y1 = rng.uniform(0, w - bw), rng.uniform(0, h - bh)
     boxes = np.stack([x1, y1, x1 + bw, y1 + bh], 1).astype(np.float32)

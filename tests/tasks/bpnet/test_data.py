@@ -206,3 +206,38 @@ def test_images_come_out_rgb(dataset_factory, coco_small_json):
     dm.setup()
     x = dm.train_dataset[0]["image"]
     assert x[0].mean() > 0.45 and x[1].abs().max() == 0.5 and x[2].mean() < -0.45
+
+
+def test_device_targets_match_the_cpu_path(converted):
+    """Keypoints through the loader, targets made after transfer: the CPU path's batch."""
+    dm = BpnetDataModule(make_spec(converted))
+    dm.setup("fit")
+    assert dm.train_dataset.device_targets is False  # no trainer on CUDA: the CPU path
+    torch.manual_seed(0)
+    want = next(iter(dm.train_dataloader()))
+    dm.train_dataset.device_targets = True
+    dm.train_dataset._rng = None
+    torch.manual_seed(0)
+    raw = next(iter(dm._loader(dm.train_dataset, train=True)))  # train_dataloader re-decides
+    assert "heatmap" not in raw and raw["keypoints"].shape[0] == 3
+    assert raw["keypoints"].shape[2:] == (18, 3)
+    got = dm.on_after_batch_transfer(raw, 0)
+    assert "keypoints" not in got
+    for key in ("image", "mask", "image_id"):
+        torch.testing.assert_close(got[key], want[key])
+    torch.testing.assert_close(got["heatmap"], want["heatmap"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(got["paf"], want["paf"], atol=1e-5, rtol=0)
+    assert want["paf"].abs().sum() > 0
+
+
+def test_device_targets_chosen_for_a_cuda_trainer(converted, monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.delenv("GRAFT_CPU_INPUT", raising=False)
+    dm = BpnetDataModule(make_spec(converted))
+    dm.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("cuda", 0)))
+    dm.setup("fit")
+    assert dm.train_dataset.device_targets is True
+    monkeypatch.setenv("GRAFT_CPU_INPUT", "1")
+    dm.setup("fit")
+    assert dm.train_dataset.device_targets is False

@@ -12,6 +12,11 @@ Batches are dicts::
     mask      float32 (B, 1, h, w)   1 = use in the loss, 0 = ignore (crowds, unlabeled people)
     image_id  int64   (B,)
 
+When the trainer's device is CUDA (:func:`graft.data.device_input.use_device_path`) training
+samples carry their keypoints instead of ``heatmap``/``paf`` and the targets are made for the
+whole batch on the device after transfer (:mod:`~graft.tasks.bpnet.device_targets`, the same
+maps); the loader processes then only decode and warp.
+
 Validation images use the ``standard`` mode without randomness. For COCO evaluation the data
 module exposes the validation annotation file, image folder and image ids.
 """
@@ -27,6 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from graft.data.device_input import trainer_device, use_device_path
 from graft.data.images import read_rgb_reduced
 from graft.errors import UserError
 from graft.tasks.bpnet.augment import (
@@ -40,6 +46,7 @@ from graft.tasks.bpnet.augment import (
 from graft.tasks.bpnet.convert import build_index
 from graft.tasks.bpnet.data_spec import DataloaderSpec, require_same_joints
 from graft.tasks.bpnet.dataset_spec import load_dataset_spec
+from graft.tasks.bpnet.device_targets import BatchTargetEncoder, pad_keypoints
 from graft.tasks.bpnet.encoder import TargetEncoder
 from graft.tasks.bpnet.pose_config import PoseConfig
 from graft.tasks.bpnet.pose_index import PoseIndex
@@ -82,6 +89,7 @@ class BpnetDataset(Dataset):
         self.samples = self._samples()
         self._rng: np.random.Generator | None = None
         self._rng_key: int | None = None
+        self.device_targets = False  # True: samples carry keypoints, targets made on the device
 
     def _samples(self) -> np.ndarray:
         """(S, 2) rows of (image, centre person or -1 = pick at random)."""
@@ -121,7 +129,8 @@ class BpnetDataset(Dataset):
             person = int(pool[rng.integers(len(pool))]) if rng is not None else int(pool[0])
         return self.index.bboxes[person]
 
-    def load(self, k: int, rng: np.random.Generator | None = None) -> dict[str, Any]:
+    def load(self, k: int, rng: np.random.Generator | None = None, targets: bool = True
+             ) -> dict[str, Any]:
         """The sample as numpy arrays, plus its transform (used by check_labels)."""
         i, person = (int(v) for v in self.samples[k])
         h, w = int(self.index.heights[i]), int(self.index.widths[i])
@@ -145,20 +154,38 @@ class BpnetDataset(Dataset):
                                         self.flip_permutation)
         image = warp_image(image, image_transform)
         mask_small = warp_mask(mask, transform, self.stride)
-        heatmap, paf = self.encoder(keypoints)
+        heatmap, paf = self.encoder(keypoints) if targets else (None, None)
         return {"image": image, "mask": mask_small, "keypoints": keypoints, "heatmap": heatmap,
                 "paf": paf, "image_id": int(self.index.image_ids[i]), "transform": transform}
 
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
-        s = self.load(k, self.rng() if self.train else None)
+        s = self.load(k, self.rng() if self.train else None, targets=not self.device_targets)
         image = torch.from_numpy(np.ascontiguousarray(s["image"].transpose(2, 0, 1))).float()
-        return {
+        out = {
             "image": image.mul_(self._scale).add_(self._shift),
-            "heatmap": torch.from_numpy(s["heatmap"]),
-            "paf": torch.from_numpy(s["paf"]),
             "mask": torch.from_numpy(s["mask"])[None],
             "image_id": torch.tensor(s["image_id"], dtype=torch.int64),
         }
+        if self.device_targets:
+            out["keypoints"] = np.asarray(s["keypoints"], np.float32)
+        else:
+            out["heatmap"] = torch.from_numpy(s["heatmap"])
+            out["paf"] = torch.from_numpy(s["paf"])
+        return out
+
+
+class Collate:
+    """Stack a batch; per-sample keypoints (device-target samples) pad to (B, P, J, 3)."""
+
+    def __init__(self, num_joints: int) -> None:
+        self.num_joints = num_joints
+
+    def __call__(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        kps = [s.pop("keypoints") for s in samples] if "keypoints" in samples[0] else None
+        batch = torch.utils.data.default_collate(samples)
+        if kps is not None:
+            batch["keypoints"] = pad_keypoints(kps, self.num_joints)
+        return batch
 
 
 class BpnetDataModule(L.LightningDataModule):
@@ -238,6 +265,15 @@ class BpnetDataModule(L.LightningDataModule):
             self.train_dataset = BpnetDataset(self.train_index, self.spec, self.pose_config, True)
         if self.val_dataset is None and self.val_index is not None:
             self.val_dataset = BpnetDataset(self.val_index, self.spec, self.pose_config, False)
+        trainer = getattr(self, "trainer", None)
+        self.train_dataset.device_targets = use_device_path(trainer_device(trainer))
+        self._device_encoder = BatchTargetEncoder.from_encoder(self.train_dataset.encoder)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Make the heatmap/PAF targets on the batch's device when samples carried keypoints."""
+        if isinstance(batch, dict) and "keypoints" in batch and "heatmap" not in batch:
+            batch["heatmap"], batch["paf"] = self._device_encoder(batch.pop("keypoints"))
+        return batch
 
     def _loader(self, dataset: BpnetDataset, train: bool) -> DataLoader:
         workers = self.spec.workers
@@ -250,6 +286,7 @@ class BpnetDataModule(L.LightningDataModule):
             persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),
             prefetch_factor=4 if workers > 0 else None,
+            collate_fn=Collate(self.pose_config.num_joints),
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -1,7 +1,10 @@
 """ImageFolder data for classification: uint8 tensors out of the loader, normalized on device.
 
 Keeping batches as uint8 until they reach the accelerator quarters host-to-device traffic and
-lets the GPU do the float conversion and normalization.
+lets the GPU do the float conversion and normalization. When the trainer's device is CUDA
+(:func:`graft.data.device_input.use_device_path`), training loaders only read file bytes and
+the batch is decoded, crop-resized, flipped and colour-jittered on the device after transfer
+(:class:`DeviceAugment`); float 0..255 batches, normalized by the module as before.
 """
 
 from __future__ import annotations
@@ -12,10 +15,19 @@ from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets
 from torchvision.transforms import v2
 
+from graft.data.device_input import (
+    crop_affines,
+    decode_batch,
+    jitter_batch,
+    pad_stack,
+    trainer_device,
+    use_device_path,
+    warp_batch,
+)
 from graft.data.images import IMAGE_EXTENSIONS, read_rgb
 from graft.data.preprocess import input_transform
 from graft.errors import UserError, require_dir
@@ -67,6 +79,54 @@ def image_folder(root: str | Path, transform: Callable | None, what: str) -> dat
     return ds
 
 
+class FileBytes(Dataset):
+    """(file bytes, class index) of an ImageFolder's samples: decode happens on the device."""
+
+    def __init__(self, samples: list[tuple[str, int]]) -> None:
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[bytes, int]:
+        path, label = self.samples[i]
+        return Path(path).read_bytes(), label
+
+
+class DeviceAugment:
+    """:func:`train_transform`'s augmentation for a batch of encoded images, on their device."""
+
+    def __init__(self, size: tuple[int, int], aug: AugmentationSpec) -> None:
+        from torchvision import transforms as v1
+
+        self.size, self.aug = size, aug
+        self._crop = v1.RandomResizedCrop.get_params
+        self._jitter = v2.ColorJitter(*aug.color_jitter) if aug.color_jitter[3] else None
+
+    def __call__(self, encoded: list[bytes], device: torch.device) -> torch.Tensor:
+        images = decode_batch(encoded, device)
+        aug, b = self.aug, len(images)
+        if aug.random_crop:
+            boxes = [self._crop(im, list(aug.crop_scale), list(aug.crop_ratio)) for im in images]
+        else:
+            boxes = [(0, 0, im.shape[-2], im.shape[-1]) for im in images]
+        coin = torch.rand(2, b)
+        m = crop_affines(boxes, self.size, (coin[0] < aug.horizontal_flip).tolist(),
+                         (coin[1] < aug.vertical_flip).tolist())
+        edges = [(im.shape[-2], im.shape[-1]) for im in images]
+        out = warp_batch(pad_stack(images), m, self.size, edges)
+        b_, c_, s_, hue = aug.color_jitter
+        if hue and self._jitter is not None:  # hue: per sample, as on the CPU (in 0..1)
+            out = torch.stack([self._jitter(x / 255.0) for x in out]) * 255.0
+        elif b_ or c_ or s_:  # one factor per sample drawn as ColorJitter does, applied batched
+            def factors(v: float) -> torch.Tensor | None:
+                return torch.empty(b).uniform_(max(0.0, 1.0 - v), 1.0 + v) if v else None
+
+            out = jitter_batch(out / 255.0, factors(b_), factors(c_), factors(s_),
+                               torch.randperm(3).tolist()) * 255.0
+        return out.clamp_(0.0, 255.0)
+
+
 class ClassificationData(L.LightningDataModule):
     def __init__(self, spec: DataSpec, input_size: tuple[int, int]) -> None:
         super().__init__()
@@ -82,12 +142,26 @@ class ClassificationData(L.LightningDataModule):
                 f"train and val class directories differ ({only})",
                 "give both the same class sub-directories",
             )
+        self.device_augment: DeviceAugment | None = None
+        self._augment = DeviceAugment(input_size, spec.augmentation)
+
+    def setup(self, stage: str | None = None) -> None:
+        trainer = getattr(self, "trainer", None)
+        on_device = use_device_path(trainer_device(trainer))
+        self.device_augment = self._augment if on_device else None
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Decode and augment a batch of file bytes (the device path) where it now lives."""
+        images, labels = batch
+        if isinstance(images, list | tuple) and images and isinstance(images[0], bytes):
+            return self._augment(list(images), labels.device), labels
+        return batch
 
     @property
     def classes(self) -> list[str]:
         return list(self.train_set.classes)
 
-    def _loader(self, ds: datasets.ImageFolder, shuffle: bool) -> DataLoader:
+    def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
         workers = self.spec.workers
         return DataLoader(
             ds,
@@ -101,6 +175,8 @@ class ClassificationData(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        if self.device_augment is not None:
+            return self._loader(FileBytes(self.train_set.samples), True)
         return self._loader(self.train_set, True)
 
     def val_dataloader(self) -> DataLoader | list:
