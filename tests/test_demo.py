@@ -1,5 +1,6 @@
 """``graft demo`` end to end at toy sizes: every workflow runs and reports real numbers."""
 
+import copy
 import json
 
 import pytest
@@ -106,3 +107,30 @@ def assert_specs_load_from_anywhere(out):
             assert Path(source.image_directory_path).is_dir()
     assert Path(load_spec(out / "detection/retrain.yaml",
                           DetectNetSpec).model.pretrained_weights).is_file()
+
+
+def test_demo_prune_options_keep_every_group_above_min_num_filters(imagenet_lite0):
+    """The optimize demo's -nf floor: the threshold is raised until enough parameters go, yet
+    no depthwise group is cut below the floor (at TLT's usual 16 some are cut much further).
+    The ImageNet head (1.3 M of 4.7 M parameters) is never pruned, hence 30 % here."""
+    import graft
+    from graft.demo.common import prune_options
+    from graft.optimize.prune import prune_module
+    from graft.tasks import get
+
+    task = get("classification")
+    model = graft.load(imagenet_lite0)
+    inner = {}
+    for floor in (16, 128):
+        options = prune_options(task, imagenet_lite0, 0.6, min_removed=0.3, step=0.05,
+                                min_num_filters=floor)
+        assert options.min_num_filters == floor
+        net = model.module
+        result = prune_module(copy.deepcopy(net), task.example_inputs(model.manifest), options,
+                              check_rebuild=False, output_layers=task.output_layers(net,
+                                                                                   model.manifest))
+        assert result.params_after <= 0.7 * result.params_before
+        inner[floor] = min(g["channels_after"] for g in result.groups
+                           if any("_depthwise_conv" in name for name in g["layers"])
+                           and g["channels_before"] >= 128)
+    assert inner[16] < 128 <= inner[128]

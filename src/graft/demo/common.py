@@ -96,10 +96,11 @@ def export_fp32_and_int8(task: Task, model: Path, work: Path, cal_image_dir: Pat
 
 
 def prune_options(task: Task, model_path: Path, threshold: float, min_removed: float = 0.5,
-                  step: float = 0.01) -> Any:
+                  step: float = 0.01, min_num_filters: int = 16) -> Any:
     """TLT prune options at ``threshold``, raised by ``step`` until pruning removes at least
     ``min_removed`` of the parameters: how far a few minutes of training from scratch spread a
-    layer's filter norms varies from run to run (and with the CPU's conv kernels)."""
+    layer's filter norms varies from run to run (and with the CPU's conv kernels).
+    ``min_num_filters`` is TLT's ``-nf``: the fewest channels any group keeps."""
     import copy
 
     import graft
@@ -109,7 +110,8 @@ def prune_options(task: Task, model_path: Path, threshold: float, min_removed: f
     example = task.example_inputs(model.manifest)
     heads_of = task.output_layers
     while True:
-        options = PruneOptions(threshold=round(threshold, 4), granularity=8, min_num_filters=16)
+        options = PruneOptions(threshold=round(threshold, 4), granularity=8,
+                               min_num_filters=min_num_filters)
         trial = copy.deepcopy(model.module)
         result = prune_module(trial, example, options, check_rebuild=False,
                               output_layers=heads_of(trial, model.manifest))
