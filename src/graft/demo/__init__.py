@@ -64,7 +64,7 @@ def demo(
     epochs: int = typer.Option(EPOCHS, "--epochs", min=1, help="Classification training epochs."),
     per_class: int = typer.Option(300, "--per-class", min=8, help="Generated images per class."),
     size: int = typer.Option(SIZE, "--size", min=32, help="Classification image side in pixels."),
-    retrain_epochs: int = typer.Option(3, "--retrain-epochs", min=1,
+    retrain_epochs: int = typer.Option(8, "--retrain-epochs", min=1,
                                        help="Epochs of retraining after pruning."),
     pose_images: int = typer.Option(800, "--pose-images", min=10,
                                     help="Generated pose images (train + val)."),
