@@ -43,6 +43,7 @@ def main() -> None:
     p.add_argument("--budget", type=float, default=180, help="training seconds per run")
     p.add_argument("--evals", type=int, default=2)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--threads", type=int, default=2, help="torch threads per run")
     p.add_argument("--json", type=Path)
     a = p.parse_args()
     data = a.output / "pose"
@@ -57,16 +58,18 @@ def main() -> None:
         subprocess.run([sys.executable, str(CURVE), str(data), "--size", str(pose_demo.SIZE),
                         "--stages", "2", "--refinement-kernel", "3", "--sigma", "7",
                         "--lr", str(a.lr), "--budget", str(a.budget), "--evals", str(a.evals),
+                        "--threads", str(a.threads),
                         "--json", str(out), *extra], check=True)
         results[name] = {**json.loads(out.read_text()),
                          "wall_s": round(time.perf_counter() - start)}
     print(f"\n| backbone | params | AP at ~{a.budget / a.evals:.0f} s | AP at {a.budget:.0f} s "
-          "(AP50) | images seen |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+          "(AP50) | images seen | images per training s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results.items():
         curve = r["curve"]
         print(f"| {name} | {r.get('params', '-')} | {curve[0]['AP']:.3f} | {curve[-1]['AP']:.3f} "
-              f"({curve[-1]['AP50']:.3f}) | {curve[-1]['images_seen']} |")
+              f"({curve[-1]['AP50']:.3f}) | {curve[-1]['images_seen']} | "
+              f"{curve[-1]['images_seen'] / max(curve[-1]['train_s'], 1):.1f} |")
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(results, indent=1))
