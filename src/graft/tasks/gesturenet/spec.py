@@ -31,7 +31,8 @@ class GestureAugmentation(StrictModel):
     rotation: float = Field(5.0, ge=0, le=45, description="random rotation, +- degrees")
     brightness: tuple[float, float] = Field((0.5, 1.5), description="brightness factor range")
     gamma: tuple[float, float] = Field((0.5, 2.0), description="gamma range")
-    gamma_probability: float = Field(0.5, ge=0, le=1)
+    gamma_probability: float = Field(0.5, ge=0, le=1, description="chance of a gamma "
+                                     "change")
     occlusion_probability: float = Field(0.5, ge=0, le=1, description="chance of a random "
                                          "rectangle hiding part of the crop")
     occlusion_area: tuple[float, float] = Field((0.05, 0.25), description="its share of the "
@@ -46,7 +47,7 @@ class GestureDataSpec(StrictModel):
     train_file: SpecPath = Field(description="train.json of dataset_convert")
     val_file: SpecPath | None = Field(None, description="val.json (users unseen in training); "
                                       "without it the last epoch's model is kept")
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1, description="hands per batch (per GPU / process)")
     workers: int = Field(2, ge=0, description="DataLoader worker processes")
     preprocess_mode: PreprocessMode = Field("torch", description="input normalization "
                                             "(recorded in the model file)")
@@ -56,16 +57,19 @@ class GestureDataSpec(StrictModel):
         "balanced", description="cross-entropy class weights: balanced (inverse class "
         "frequency, which keeps the large 'random' class from dominating), none, or a weight "
         "per class name")
-    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0,
+                                   description="cross-entropy label smoothing (0: none)")
 
 
 class GestureSpec(StrictModel):
     """The training spec of ``graft gesturenet train``."""
 
-    model: ModelSpec = Field(default_factory=_model_default)
-    data: GestureDataSpec
+    model: ModelSpec = Field(default_factory=_model_default, description="the network "
+                             "(GestureNet: ResNet-18 at 160x160)")
+    data: GestureDataSpec = Field(description="hand lists, crop rule, augmentation, weights")
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     lr_schedule: LRScheduleSpec = Field(default_factory=LRScheduleSpec)
     regularizer: RegularizerSpec = Field(default_factory=RegularizerSpec)
     trainer: TrainerSpec = Field(default_factory=TrainerSpec)
-    eval: EvalSpec = Field(default_factory=lambda: EvalSpec(top_k=2))
+    eval: EvalSpec = Field(default_factory=lambda: EvalSpec(top_k=2),
+                           description="validation and `graft gesturenet evaluate`")
