@@ -24,6 +24,7 @@ SPECS = [(name, kind) for name in tasks.available()
 # The least each spec needs besides its defaults (its REQUIRED keys, filled in).
 MINIMAL = {
     ("classification", "train"): {"data": {"train_dir": "images"}},
+    ("gesturenet", "train"): {"data": {"train_file": "train.json"}},
     ("bpnet", "train"): {"dataloader": {"dataset_config": {"dataset_spec": "data.json"}}},
     ("detectnet_v2", "train"): {"dataset_config": {
         "data_sources": [{"image_directory_path": "images", "label_directory_path": "labels"}],

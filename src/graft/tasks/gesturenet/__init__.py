@@ -1,0 +1,1 @@
+"""GestureNet: hand-gesture classification (six classes) on crops around hand boxes."""

@@ -1,0 +1,144 @@
+"""``graft synth hands``: frames of 1-4 drawn hands for the hand detector (KITTI, class
+``hand``) and GestureNet (one label JSON per hand), split by user.
+
+Layout of OUT::
+
+    detector/{train,val}/images/NNNNNN.png, labels/NNNNNN.txt   (KITTI, class hand)
+    gesturenet/<user_id>/NNNNNN_K.json                          (class, box in %, user_id)
+    summary.json
+
+The val frames belong to users never seen in train (``--val-users``), so both models are
+scored on new people. Every frame is one user's (hand build, skin, sleeve).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from graft.data.kitti import KittiObject, write_labels
+from graft.fsutil import atomic_dir, check_fresh_dir, write_json
+from graft.tasks.gesturenet.crop import CLASSES
+from graft.tasks.gesturenet.hands import DrawnHand, User, draw_hand, random_label
+
+SUPERSAMPLE = 2
+
+
+def background(size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
+    """A gradient with clutter (rectangles, ellipses, lines) in random colours."""
+    w, h = size
+    ss = SUPERSAMPLE
+    top, bottom = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+    t = np.linspace(0, 1, h * ss)[:, None, None]
+    grad = (top * (1 - t) + bottom * t) * np.ones((1, w * ss, 1))
+    img = Image.fromarray(grad.astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(3, 10))):
+        x0, y0 = rng.uniform(0, w * ss), rng.uniform(0, h * ss)
+        x1, y1 = x0 + rng.uniform(10, w * ss / 2), y0 + rng.uniform(10, h * ss / 2)
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        kind = int(rng.integers(3))
+        if kind == 0:
+            draw.rectangle((x0, y0, x1, y1), fill=colour)
+        elif kind == 1:
+            draw.ellipse((x0, y0, x1, y1), fill=colour)
+        else:
+            draw.line((x0, y0, x1, y1), fill=colour, width=int(rng.integers(2, 8)))
+    return img
+
+
+def lighting(image: Image.Image, rng: np.random.Generator) -> np.ndarray:
+    """Overall brightness, a light gradient across the frame and sensor noise."""
+    a = np.asarray(image, np.float32)
+    h, w = a.shape[:2]
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = (np.cos(angle) * np.linspace(-1, 1, w)[None, :]
+            + np.sin(angle) * np.linspace(-1, 1, h)[:, None])
+    gain = rng.uniform(0.6, 1.25) * (1 + rng.uniform(0, 0.35) * ramp)
+    a = a * gain[..., None] + rng.normal(0, rng.uniform(1, 6), a.shape)
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+def _overlaps(box: tuple[float, ...], boxes: list[tuple[float, ...]]) -> bool:
+    return any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+               for b in boxes)
+
+
+def render_frame(size: tuple[int, int], user: User, hands: int, rng: np.random.Generator,
+                 labels: list[str] | None = None) -> tuple[np.ndarray, list[DrawnHand]]:
+    """One (H, W, 3) uint8 frame with up to ``hands`` non-overlapping hands of ``user``."""
+    w, h = size
+    img = background(size, rng)
+    draw = ImageDraw.Draw(img)
+    placed: list[DrawnHand] = []
+    for k in range(hands):
+        label = labels[k] if labels else random_label(rng)
+        for _attempt in range(12):
+            scale = rng.uniform(0.07, 0.15) * min(w, h) * 1.4
+            centre = (rng.uniform(0.1, 0.9) * w, rng.uniform(0.15, 0.85) * h)
+            # draw into a scratch copy first, keep it only if it fits without overlap
+            trial = img.copy()
+            hand = draw_hand(ImageDraw.Draw(trial), label, user, centre, scale,
+                             rng.uniform(-25, 25), bool(rng.random() < 0.5), rng, SUPERSAMPLE)
+            x1, y1, x2, y2 = hand.box
+            inside = x1 >= -0.1 * (x2 - x1) and y1 >= -0.1 * (y2 - y1) and x2 <= w * 1.1 \
+                and y2 <= h * 1.1
+            if inside and not _overlaps(hand.box, [p.box for p in placed]):
+                img = trial
+                draw = ImageDraw.Draw(img)
+                clipped = (max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2))
+                placed.append(DrawnHand(label, clipped))
+                break
+    del draw
+    small = img.resize((w, h), Image.Resampling.LANCZOS)
+    return lighting(small, rng), placed
+
+
+def _png(array: np.ndarray, path: Path) -> None:
+    Image.fromarray(array).save(path, format="PNG", compress_level=1)
+
+
+def make_hands_dataset(out_dir: str | Path, *, frames: int = 600, users: int = 8,
+                       val_users: int = 2, size: tuple[int, int] = (320, 240),
+                       max_hands: int = 4, seed: int = 0, force: bool = False
+                       ) -> dict[str, Any]:
+    """Write the dataset (layout in the module docstring); returns the summary."""
+    out = check_fresh_dir(out_dir, force)
+    people = [User.make(k, seed) for k in range(users)]
+    val_ids = {p.user_id for p in people[users - val_users:]}
+    counts: dict[str, Counter] = {"train": Counter(), "val": Counter()}
+    frame_counts = Counter()
+    with atomic_dir(out, replace=force) as tmp:
+        for split in ("train", "val"):
+            (tmp / "detector" / split / "images").mkdir(parents=True)
+            (tmp / "detector" / split / "labels").mkdir(parents=True)
+        for person in people:
+            (tmp / "gesturenet" / person.user_id).mkdir(parents=True)
+        for index in range(frames):
+            rng = np.random.default_rng([seed, index])
+            person = people[index % users]
+            split = "val" if person.user_id in val_ids else "train"
+            image, hands = render_frame(size, person, int(rng.integers(1, max_hands + 1)), rng)
+            name = f"{index:06d}"
+            _png(image, tmp / "detector" / split / "images" / f"{name}.png")
+            write_labels(tmp / "detector" / split / "labels" / f"{name}.txt",
+                         [KittiObject("hand", hand.box) for hand in hands])
+            for k, hand in enumerate(hands):
+                x1, y1, x2, y2 = hand.box
+                write_json(tmp / "gesturenet" / person.user_id / f"{name}_{k}.json", {
+                    "image": f"../../detector/{split}/images/{name}.png",
+                    "user_id": person.user_id, "class": hand.label, "box_units": "percent",
+                    "box": [round(100 * x1 / size[0], 4), round(100 * y1 / size[1], 4),
+                            round(100 * x2 / size[0], 4), round(100 * y2 / size[1], 4)]})
+                counts[split][hand.label] += 1
+            frame_counts[split] += 1
+        summary: dict[str, Any] = {
+            "frames": dict(frame_counts), "size": list(size), "seed": seed,
+            "users": [p.user_id for p in people], "val_users": sorted(val_ids),
+            "hands": {s: {c: counts[s].get(c, 0) for c in CLASSES} for s in counts}}
+        write_json(tmp / "summary.json", summary)
+    return summary
