@@ -73,3 +73,52 @@ def test_evaluate_inference_prune_export_and_evaluate_the_onnx(trained, capsys) 
     exported = json.loads((root / "eval_onnx" / "results.json").read_text())
     assert exported["backend"] == "onnx"
     assert exported["mAP"] == pytest.approx(result["mAP"], abs=1e-3)
+
+
+def test_inference_on_a_video(trained, tmp_path: Path, capsys) -> None:
+    """Every frame gets a label file, a JSON entry and a rendered frame; the detections are the
+    ones the detector finds on the decoded frames; a broken video is a one-line error."""
+    import numpy as np
+
+    from graft.data.images import read_rgb_array
+    from graft.data.video import open_video, video_writer
+    from graft.tasks.detectnet_v2.detector import load_detector
+    from graft.tasks.detectnet_v2.inference import as_records
+
+    root, spec = trained
+    model = root / "run" / "model.graft"
+    clip = tmp_path / "clip.mp4"
+    with video_writer(clip, 4.0) as write:
+        for image in sorted((root / "images").glob("*.png"))[:6]:
+            write(read_rgb_array(image))
+    out = tmp_path / "infer_video"
+    assert main(["detectnet_v2", "inference", "-e", str(spec), "-m", str(model), "-i",
+                 str(clip), "-o", str(out), "-t", "0.1", "--batch_size", "4"]) == 0
+    assert "in 6 frames" in capsys.readouterr().out
+    result = json.loads((out / "detections.json").read_text())
+    assert [f["frame"] for f in result["frames"]] == list(range(6))
+    assert result["frames"][5]["time"] == pytest.approx(1.25) and result["fps"] == 4.0
+
+    detector = load_detector(model)
+    decoded = [f for batch in open_video(clip).batches(6) for f in batch]
+    expected = [[d for d in as_records(dets, detector.classes) if d["score"] >= 0.1]
+                for dets in detector(decoded)]
+    assert [f["detections"] for f in result["frames"]] == expected
+    assert sum(len(e) for e in expected) >= 6  # the trained model finds the objects
+    labels = sorted((out / "labels" / "clip").glob("*.txt"))
+    assert [p.name for p in labels] == [f"{i:06d}.txt" for i in range(6)]
+    assert len(labels[0].read_text().splitlines()) == len(expected[0])
+
+    rendered = open_video(out / "clip.mp4")
+    assert (rendered.num_frames, rendered.width, rendered.height) == (6, 64, 64)
+    frames = next(rendered.batches(6)).float()
+    assert (frames - next(open_video(clip).batches(6)).float()).abs().mean() > 1  # boxes drawn
+    assert not np.isnan(frames.numpy()).any()
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 50)
+    assert main(["detectnet_v2", "inference", "-e", str(spec), "-m", str(model), "-i",
+                 str(broken), "-o", str(tmp_path / "infer_broken")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "broken.mp4" in err and "\n" not in err
+    assert not (tmp_path / "infer_broken").exists()

@@ -133,25 +133,37 @@ def evaluate(spec: Path = SPEC, model: Path = MODEL, key: str | None = KEY,
 
 def inference(spec: Path = SPEC, model: Path = MODEL,
               images: Path = typer.Option(..., "-i", "--image_dir", "--input",
-                                          help="An image, a folder or a .txt list of images."),
+                                          help="An image, a folder, a .txt list of images or "
+                                               "a video (.mp4, .mov, .avi, .mkv, .webm)."),
               output_dir: Path = typer.Option(..., "-o", "--output_dir", "--output-dir",
-                                              help="Folder for images/, labels/ and "
-                                                   "detections.json."),
+                                              help="Folder for images/ (a video: NAME.mp4), "
+                                                   "labels/ and detections.json."),
               threshold: float = THRESHOLD, key: str | None = KEY,
               batch_size: int = typer.Option(8, "--batch_size", "--batch-size", min=1),
               overrides: list[str] = INFER_SET, device: str = DEVICE) -> None:
     """Detect objects: rendered images, KITTI label files with scores and detections.json.
+    For a video: the rendered video, one label file per frame, each frame's detections.
 
     Example: graft detectnet_v2 inference -e specs/train.yaml -m model.onnx -i images/ -o out/
     -t 0.4
+
+    Example: graft detectnet_v2 inference -e specs/train.yaml -m model.graft -i clip.mp4 -o out/
     """
     parsed = _spec(spec, overrides)
     check_output_dir(output_dir, "output folder (-o)")
     from graft.data.images import skipped_note
+    from graft.data.video import is_video, open_video
     from graft.tasks.detectnet_v2.detector import load_detector
-    from graft.tasks.detectnet_v2.inference import run_inference
+    from graft.tasks.detectnet_v2.inference import run_inference, run_video_inference
 
+    video = open_video(images) if is_video(images) else None  # a bad file fails before loading
     detector = load_detector(model, parsed, key=key, device=device)
+    if video is not None:
+        v = run_video_inference(detector, video, output_dir, threshold=threshold,
+                                batch_size=batch_size)
+        console.print(f"{v['detections']} detections in {v['frames']} frames; results in "
+                      f"{output_dir} ({Path(v['video']).name}, labels/, detections.json)")
+        return
     r = run_inference(detector, images, output_dir, threshold=threshold, batch_size=batch_size)
     console.print(f"{r['detections']} detections in {r['images']} images"
                   f"{skipped_note(len(r['skipped']), 'detections.json')}; results in "

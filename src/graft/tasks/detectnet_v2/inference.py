@@ -1,6 +1,7 @@
-"""``graft detectnet_v2 inference``: detections for an image, a folder or a list of images.
+"""``graft detectnet_v2 inference``: detections for an image, a folder, a list of images or a
+video.
 
-Writes, into the output folder:
+Writes, into the output folder, for images:
 
 - ``images/<path>.jpg``: the original image with each detection's box, class and score;
 - ``labels/<path>.txt``: KITTI label lines with the score as the 16th field (TLT's result
@@ -11,14 +12,19 @@ Writes, into the output folder:
 ``<path>`` is the image's path relative to the input folder. Detections scoring below
 ``threshold`` are left out. Unreadable images are skipped and listed (``error``); the run
 fails only when none could be read.
+
+For a video (:mod:`graft.data.video`): ``<stem>.mp4``, the video with each frame's detections
+drawn (same frame rate); ``labels/<stem>/<frame>.txt``, one KITTI file per frame (frame index
+from 0, six digits); ``detections.json`` with per frame its index, time (s) and detections.
 """
 
 from __future__ import annotations
 
 import colorsys
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -28,6 +34,9 @@ from graft.data.kitti import KittiObject, write_labels
 from graft.fsutil import write_bytes, write_json
 from graft.metrics.detection import Detections
 from graft.tasks.detectnet_v2.detector import Detector, as_records
+
+if TYPE_CHECKING:
+    from graft.data.video import VideoReader
 
 
 def class_colours(n: int) -> list[tuple[int, int, int]]:
@@ -113,3 +122,44 @@ def run_inference(detector: Detector, inputs: str | Path, out_dir: str | Path, *
     skipped.require_some_read(len(found))
     return {"images": len(found), "detections": sum(len(v) for v in found.values()),
             "skipped": skipped.records(), "output": str(out)}
+
+
+def run_video_inference(detector: Detector, video: VideoReader, out_dir: str | Path, *,
+                        threshold: float = 0.3, batch_size: int = 8, render: bool = True,
+                        progress: bool = True) -> dict[str, Any]:
+    """Detect in every frame of an opened video; writes the module docstring's video outputs
+    (the labels per frame as they come, the MP4 and the JSON only once every frame is in)."""
+    from rich.progress import track
+
+    from graft.data.video import video_writer
+    from graft.fsutil import check_output_dir
+
+    out = check_output_dir(out_dir, "output folder (-o)")
+    stem = video.path.stem
+    frames: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        write = (stack.enter_context(video_writer(out / f"{stem}.mp4", video.fps))
+                 if render else None)
+        for batch in track(video.batches(batch_size), total=video.num_batches(batch_size),
+                           description="inference", disable=not progress):
+            images = list(batch)
+            for image, dets in zip(images, detector(images), strict=True):
+                index = len(frames)
+                records = [d for d in as_records(dets, detector.classes)
+                           if d["score"] >= threshold]
+                frames.append({"frame": index, "time": round(index / video.fps, 4),
+                               "detections": records})
+                write_labels(out / "labels" / stem / f"{index:06d}.txt", kitti_objects(records))
+                if write is not None:
+                    write(draw_detections(image.permute(1, 2, 0).numpy(), records,
+                                          detector.classes))
+        if not frames:  # before the writer closes: no empty MP4 is left behind
+            from graft.data.video import UnreadableVideo
+
+            raise UnreadableVideo(video.path, "the video has no frames")
+    write_json(out / "detections.json", {
+        "classes": detector.classes, "threshold": threshold, "video": str(video.path),
+        "fps": video.fps, "width": video.width, "height": video.height,
+        "frames": frames})
+    return {"frames": len(frames), "detections": sum(len(f["detections"]) for f in frames),
+            "output": str(out), "video": str(out / f"{stem}.mp4") if render else None}
