@@ -128,10 +128,44 @@ def inference(model: Path = MODEL,
                   "(images/, results.json, images.json)")
 
 
+def export(model: Path = MODEL,
+           output: Path = typer.Option(..., "-o", "--output_file", "--output-file",
+                                       help="The .onnx file to write."),
+           image: Path | None = typer.Option(
+               None, "-i", "--image", help="An image to trace and compare with, at the size "
+               "the export will take (default: a gray noise image at the model's input size)."),
+           allow_parity_mismatch: bool = typer.Option(
+               False, "--allow_parity_mismatch", help="Write the export even if it does not "
+               "match PyTorch on onnxruntime."),
+           key: str | None = KEY) -> None:
+    """Export to ONNX for one fixed image size (boxes, labels, scores, masks; any number of
+    detections, zero included) and check it against PyTorch on onnxruntime.
+
+    Example: graft mask_rcnn export -m model.graft -o model.onnx -i data/towers/images/00000.png
+    """
+    from graft.api import load
+    from graft.data.images import read_rgb
+    from graft.errors import UserError
+    from graft.fsutil import check_output_file
+    from graft.tasks.mask_rcnn.export import export_model
+
+    check_output_file(output, "output file (-o)")
+    m = load(model, key=key)
+    if m.manifest.task != "mask_rcnn":
+        raise UserError(f"{model} is a {m.manifest.task!r} model", "pass a mask_rcnn model")
+    report = export_model(m, output, read_rgb(image) if image is not None else None,
+                          allow_parity_mismatch)
+    worst = max((p.max_abs_diff for p in report.parity), default=0.0)
+    console.print(f"wrote {output} (input image {report.input_shape}, opset {report.opset}); "
+                  f"onnxruntime vs PyTorch: max |diff| {worst:.2e}, "
+                  f"{'passed' if report.passed else 'FAILED'}")
+
+
 def build_app(task: Task) -> typer.Typer:
     """The ``graft mask_rcnn`` commands."""
     app = typer.Typer(no_args_is_help=True,
                       help="Mask R-CNN instance segmentation with TAO's workflow.")
-    for name, fn in (("train", train), ("evaluate", evaluate), ("inference", inference)):
+    for name, fn in (("train", train), ("evaluate", evaluate), ("inference", inference),
+                     ("export", export)):
         app.command(name)(fn)
     return app
