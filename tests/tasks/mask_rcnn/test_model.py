@@ -76,6 +76,10 @@ def test_spec_checks_sizes_and_overlaps(tmp_path: Path, towers: Path):
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
     with pytest.raises(UserError, match="multiples of 32"):
         load_spec(tmp_path / "s.yaml", MaskRCNNSpec)
+    data = tiny_spec(towers, arch="efficientnet_lite0", freeze_blocks=[8])
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(UserError, match="0 \\(stem\\) to 7"):
+        load_spec(tmp_path / "s.yaml", MaskRCNNSpec)
     data = tiny_spec(towers, rpn_negative_overlap=0.8)
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
     with pytest.raises(UserError, match="rpn_negative_overlap"):

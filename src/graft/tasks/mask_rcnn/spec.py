@@ -29,8 +29,8 @@ class MaskRCNNConfig(StrictModel):
     nlayers: Literal[18, 34, 50, 101] = Field(50, description="ResNet depth (arch: resnet)")
     head_version: Literal["v1", "v2"] = Field(
         "v1", description="v1: maskrcnn_resnet50_fpn's heads (2-layer MLP box head, 4-conv "
-        "mask head); v2: maskrcnn_resnet50_fpn_v2's (4 conv + 1 FC box head, GroupNorm, 2-conv "
-        "RPN head)")
+        "mask head); v2: maskrcnn_resnet50_fpn_v2's (4 conv + 1 FC box head, batch norm in the "
+        "FPN and heads, 2-conv RPN head)")
     pretrained_weights: WeightsRef | None = Field(
         None, description="backbone weights: torchvision:resnet50, a .pth/.safetensors state "
         "dict of that ResNet, a .graft of the same backbone, or efficientnet_lite0")
@@ -73,8 +73,9 @@ class MaskRCNNConfig(StrictModel):
     def _check(self) -> MaskRCNNConfig:
         if self.rpn_negative_overlap >= self.rpn_positive_overlap:
             raise ValueError("rpn_negative_overlap must be below rpn_positive_overlap")
-        if self.arch == "resnet" and any(not 0 <= b <= 4 for b in self.freeze_blocks):
-            raise ValueError("freeze_blocks for a ResNet are 0 (stem) to 4")
+        top = 4 if self.arch == "resnet" else 7  # the Lite's head conv is not in the FPN body
+        if any(not 0 <= b <= top for b in self.freeze_blocks):
+            raise ValueError(f"freeze_blocks for {self.arch} are 0 (stem) to {top}")
         return self
 
     @property
