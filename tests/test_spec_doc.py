@@ -29,6 +29,8 @@ MINIMAL = {
     ("detectnet_v2", "train"): {"dataset_config": {
         "data_sources": [{"image_directory_path": "images", "label_directory_path": "labels"}],
         "target_class_mapping": {"car": "car"}}},
+    ("mask_rcnn", "train"): {"data_config": {"train_annotations": "train.json",
+                                             "train_images": "images"}},
     ("bpnet", "dataset"): {"test_data": {"images_root_dir_path": "images", "mask_root_dir_path":
                                          "masks", "annotation_root_dir_path": "test.json"}},
 }

@@ -102,6 +102,7 @@ BACKBONES: dict[str, Backbone] = {
     "resnet18": _resnet(_tv("resnet18")),
     "resnet34": _resnet(_tv("resnet34")),
     "resnet50": _resnet(_tv("resnet50")),
+    "resnet101": _resnet(_tv("resnet101")),
     # Stride 16 is TLT's DetectNet_v2 VGG: all five conv blocks, the last max-pool left out.
     "vgg16": Backbone(_tv("vgg16"), "classifier.6", _ranges("features", 0, 5, 10, 17, 24, 31),
                       {16: (("features", 30),)}),
