@@ -42,12 +42,11 @@ class ClassificationTraining:
 
     def build(self, key: str | None) -> TrainParts:
         from graft.data.preprocess import normalization_for
-        from graft.tasks.classification.data import ClassificationData
         from graft.tasks.classification.model import build_network
-        from graft.tasks.classification.module import ClassificationModule, TopKEvaluation
+        from graft.tasks.classification.module import TopKEvaluation
 
         spec = self.spec
-        data = ClassificationData(spec.data, spec.model.input_size)
+        data = self.load_data()
         net, arch = build_network(spec.model, data.classes, key)
         if spec.model.enable_qat:
             from graft.optimize.quantize import prepare_qat
@@ -60,14 +59,28 @@ class ClassificationTraining:
                                      spec.trainer.evaluation_interval or 1)
                       if validates else None)
         return TrainParts(
-            module=ClassificationModule(net, spec, normalization),
+            module=self.module(net, data, normalization),
             data=data,
             validates=validates,
             monitor=TopKEvaluation.monitor,
             evaluation=evaluation,
-            manifest=lambda metrics: manifest_for(spec, arch, data.classes, normalization,
-                                                  metrics),
+            manifest=lambda metrics: self.manifest(arch, data.classes, normalization, metrics),
         )
+
+    # The three pieces a task on classification's engine (GestureNet) replaces.
+    def load_data(self) -> Any:
+        from graft.tasks.classification.data import ClassificationData
+
+        return ClassificationData(self.spec.data, self.spec.model.input_size)
+
+    def module(self, net: Any, data: Any, normalization: Normalization) -> Any:
+        from graft.tasks.classification.module import ClassificationModule
+
+        return ClassificationModule(net, self.spec, normalization)
+
+    def manifest(self, arch: dict[str, Any], classes: list[str], normalization: Normalization,
+                 metrics: dict[str, Any]) -> Manifest:
+        return manifest_for(self.spec, arch, classes, normalization, metrics)
 
 
 def train(

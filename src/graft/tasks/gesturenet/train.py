@@ -11,10 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from graft.engine.driver import Launch, TrainOptions, TrainParts, TrainSummary, run_training
+from graft.engine.driver import Launch, TrainOptions, TrainSummary, run_training
 from graft.manifest import Manifest, Normalization
 from graft.spec import load_spec
 from graft.tasks.classification.module import ClassificationModule
+from graft.tasks.classification.train import ClassificationTraining
 from graft.tasks.gesturenet.spec import GestureSpec
 
 TASK_NAME = "gesturenet"
@@ -52,35 +53,26 @@ def gesture_manifest(spec: GestureSpec, arch: dict[str, Any], classes: list[str]
 
 
 @dataclass
-class GestureTraining:
-    spec: GestureSpec
+class GestureTraining(ClassificationTraining):
+    """Classification's training side with hand crops, class weights and the crop rule."""
+
+    spec: GestureSpec  # type: ignore[assignment]  # classification's sections, plus the crop
     task: str = TASK_NAME
 
-    def build(self, key: str | None) -> TrainParts:
-        from graft.data.preprocess import normalization_for
-        from graft.tasks.classification.model import build_network
-        from graft.tasks.classification.module import TopKEvaluation
-        from graft.tasks.gesturenet.data import GestureData, class_weights
+    def load_data(self) -> Any:
+        from graft.tasks.gesturenet.data import GestureData
 
-        spec = self.spec
-        data = GestureData(spec.data, spec.model.input_size)
-        net, arch = build_network(spec.model, data.classes, key)
-        if spec.model.enable_qat:
-            from graft.optimize.quantize import prepare_qat
+        return GestureData(self.spec.data, self.spec.model.input_size)
 
-            net = prepare_qat(net)
-            arch["qat"] = True
-        normalization = normalization_for(spec.data.preprocess_mode)
-        weights = class_weights(data.train_labels, spec.data.class_weights)
-        validates = data.val_set is not None
-        evaluation = (TopKEvaluation(len(data.val_set), spec.eval.top_k,
-                                     spec.trainer.evaluation_interval or 1)
-                      if data.val_set is not None else None)
-        return TrainParts(
-            module=GestureModule(net, spec, normalization, weights), data=data,
-            validates=validates, monitor=TopKEvaluation.monitor, evaluation=evaluation,
-            manifest=lambda metrics: gesture_manifest(spec, arch, data.classes, normalization,
-                                                      metrics))
+    def module(self, net: Any, data: Any, normalization: Normalization) -> Any:
+        from graft.tasks.gesturenet.data import class_weights
+
+        weights = class_weights(data.train_labels, self.spec.data.class_weights)
+        return GestureModule(net, self.spec, normalization, weights)
+
+    def manifest(self, arch: dict[str, Any], classes: list[str], normalization: Normalization,
+                 metrics: dict[str, Any]) -> Manifest:
+        return gesture_manifest(self.spec, arch, classes, normalization, metrics)
 
 
 def train(spec_file: str | Path | None, results_dir: str | Path, *, key: str | None = None,
