@@ -6,6 +6,21 @@
 or for an engine the ``ENGINE.json`` that ``graft TASK export --engine_file`` writes beside it.
 A classifier with class names also gets ``labels.txt`` so Triton's classification extension
 can return names.
+
+graft's metadata of the model (task, classes, input size, normalization, crop rule, training
+spec) travels in the config as the parameter ``graft.metadata`` (JSON), so a client needs only
+the server's URL: :class:`graft.runtime.triton_backend.TritonBackend` reads it back.
+
+Dynamic batching only merges requests when ``max_batch_size`` > 1 (the blog's repository had
+``max_batch_size: 1`` with ``dynamic_batching {}``, which never batches; refused here). It gets
+``preferred_batch_size`` (default: half the largest batch and the largest) and
+``max_queue_delay_microseconds`` (how long a request may wait for others).
+
+``runtime="python"`` writes the same repository for Triton's Python backend instead: a
+``model.py`` (:mod:`graft.deploy.triton_python_model`) that runs ``model.onnx`` with onnxruntime
+on the CPU, merging the requests the dynamic batcher hands it into one batch. That serves a
+model on Triton builds without the onnxruntime backend, such as the server ``nvidia-pytriton``
+bundles (:mod:`graft.deploy.triton_server`).
 """
 
 from __future__ import annotations
@@ -107,11 +122,47 @@ def _dims(values: list[int]) -> str:
     return "[ " + ", ".join(str(v) for v in values) + " ]"
 
 
-def render_config(name: str, io: ModelIO, max_batch_size: int, dynamic_batching: bool,
-                  label_output: str | None = None) -> str:
+@dataclass
+class Batching:
+    """Triton's dynamic batcher settings (``dynamic_batching { ... }``)."""
+
+    preferred_batch_size: list[int]
+    max_queue_delay_microseconds: int = 1000
+
+    @classmethod
+    def default(cls, max_batch_size: int, preferred: list[int] | None = None,
+                delay_us: int | None = None) -> Batching:
+        sizes = sorted(set(preferred or [n for n in (max_batch_size // 2, max_batch_size)
+                                         if n > 1]))
+        bad = [n for n in sizes if not 1 <= n <= max_batch_size]
+        if bad:
+            raise UserError(f"preferred batch size {bad[0]} is outside 1..{max_batch_size}",
+                            "pass sizes up to --max_batch_size")
+        if delay_us is not None and delay_us < 0:
+            raise UserError(f"--max_queue_delay_us must be >= 0, got {delay_us}")
+        return cls(sizes, 1000 if delay_us is None else delay_us)
+
+    def text(self) -> str:
+        return ("dynamic_batching {\n"
+                f"  preferred_batch_size: {_dims(self.preferred_batch_size)}\n"
+                f"  max_queue_delay_microseconds: {self.max_queue_delay_microseconds}\n}}")
+
+
+def _parameter(key: str, value: str) -> str:
+    """A ``parameters`` entry; json.dumps quotes and escapes the way protobuf text reads."""
+    return (f'parameters {{\n  key: "{key}"\n  value: {{ string_value: '
+            f'{json.dumps(value)} }}\n}}')
+
+
+def render_config(name: str, io: ModelIO, max_batch_size: int,
+                  batching: Batching | None | bool = None, label_output: str | None = None,
+                  runtime: str = "onnxruntime", instances: int = 1) -> str:
     """config.pbtxt text (protobuf text format of Triton's ``ModelConfig``)."""
+    if batching is True:
+        batching = Batching.default(max_batch_size)
     batched = max_batch_size > 0
-    lines = [f'name: "{name}"', f'platform: "{io.platform}"', f"max_batch_size: {max_batch_size}"]
+    engine = 'backend: "python"' if runtime == "python" else f'platform: "{io.platform}"'
+    lines = [f'name: "{name}"', engine, f"max_batch_size: {max_batch_size}"]
     for section, tensors in (("input", io.inputs), ("output", io.outputs)):
         entries = []
         for t in tensors:
@@ -122,14 +173,27 @@ def render_config(name: str, io: ModelIO, max_batch_size: int, dynamic_batching:
                 body.append('    label_filename: "labels.txt"')
             entries.append("  {\n" + "\n".join(body) + "\n  }")
         lines.append(f"{section} [\n" + ",\n".join(entries) + "\n]")
-    if dynamic_batching:
-        lines.append("dynamic_batching { }")
+    if batching:
+        lines.append(batching.text())
+    if runtime == "python" or instances != 1:
+        kind = "KIND_CPU" if runtime == "python" else "KIND_AUTO"
+        lines.append(f"instance_group [\n  {{ kind: {kind} count: {instances} }}\n]")
+    if io.metadata:
+        from graft.runtime.triton_backend import METADATA_PARAMETER
+
+        lines.append(_parameter(METADATA_PARAMETER, json.dumps(io.metadata, default=str)))
     return "\n".join(lines) + "\n"
 
 
 def write_repository(model: str | Path, repo: str | Path, name: str, max_batch_size: int = 16,
-                     dynamic_batching: bool = False, version: int = 1) -> Path:
-    """Write ``REPO/NAME/{config.pbtxt, VERSION/model.*}``; returns the model directory."""
+                     dynamic_batching: bool = False, version: int = 1, *,
+                     preferred_batch_size: list[int] | None = None,
+                     max_queue_delay_us: int | None = None, runtime: str = "onnxruntime",
+                     instances: int = 1) -> Path:
+    """Write ``REPO/NAME/{config.pbtxt, VERSION/model.*}``; returns the model directory.
+
+    ``runtime``: ``onnxruntime`` (or ``tensorrt`` for an engine: the file decides) or
+    ``python`` (Triton's Python backend running the ONNX model, see the module docstring)."""
     if not _NAME.match(name):
         raise UserError(f"model name {name!r} has characters Triton paths cannot hold",
                         "use letters, digits, '_', '-' and '.'")
@@ -142,8 +206,18 @@ def write_repository(model: str | Path, repo: str | Path, name: str, max_batch_s
         raise UserError(f"{model} has a fixed batch size, so Triton cannot batch it",
                         "pass --max_batch_size 0, or re-export it "
                         "(graft exports a dynamic batch axis)")
-    if dynamic_batching and max_batch_size == 0:
-        raise UserError("--dynamic_batching needs --max_batch_size > 0")
+    if dynamic_batching and max_batch_size <= 1:
+        raise UserError(f"--dynamic_batching with --max_batch_size {max_batch_size} cannot merge "
+                        "requests (Triton batches at most max_batch_size)",
+                        "pass --max_batch_size 8 (or more) with --dynamic_batching")
+    if runtime not in ("onnxruntime", "python"):
+        raise UserError(f"unknown --runtime {runtime!r}", "use onnxruntime or python")
+    if runtime == "python" and io.platform != "onnxruntime_onnx":
+        raise UserError("--runtime python serves ONNX models", "pass the .onnx export")
+    if instances < 1:
+        raise UserError(f"--instances must be >= 1, got {instances}")
+    batching = Batching.default(max_batch_size, preferred_batch_size, max_queue_delay_us) \
+        if dynamic_batching else None
     if io.max_batch and max_batch_size > io.max_batch:
         raise UserError(f"the engine was built for batches up to {io.max_batch}",
                         f"pass --max_batch_size {io.max_batch} or rebuild the engine")
@@ -158,8 +232,15 @@ def write_repository(model: str | Path, repo: str | Path, name: str, max_batch_s
     version_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(version_dir / io.filename) as tmp:
         shutil.copyfile(model, tmp)
+    if runtime == "python":
+        from importlib.resources import files
+
+        # a file of this package, not imported: it runs inside Triton's Python stub
+        template = files("graft.deploy").joinpath("triton_python_model.py")
+        write_text(version_dir / "model.py", template.read_text(encoding="utf-8"))
     write_text(model_dir / "config.pbtxt",
-               render_config(name, io, max_batch_size, dynamic_batching, label_output))
+               render_config(name, io, max_batch_size, batching, label_output, runtime,
+                             instances))
     if label_output:
         write_text(model_dir / "labels.txt", "\n".join(classes) + "\n")
     return model_dir
@@ -173,13 +254,28 @@ def triton_command(
                                        help="Largest batch Triton sends (0: no batching)."),
     dynamic_batching: bool = typer.Option(False, "--dynamic_batching",
                                           help="Let Triton merge requests into batches."),
+    preferred_batch_size: list[int] = typer.Option(
+        [], "--preferred_batch_size", help="Batch sizes the batcher aims for (repeatable; "
+        "default: half the largest and the largest)."),
+    max_queue_delay_us: int | None = typer.Option(
+        None, "--max_queue_delay_us", help="Microseconds a request may wait for others "
+        "(default 1000)."),
+    runtime: str = typer.Option("onnxruntime", "--runtime", help="onnxruntime (Triton's ONNX "
+                                "backend) or python (Triton's Python backend running "
+                                "onnxruntime on the CPU)."),
+    instances: int = typer.Option(1, "--instances", help="Model instances Triton runs."),
 ) -> None:
-    """Write a Triton Inference Server model repository for an exported model.
+    """Write a Triton Inference Server model repository for an exported model, with graft's
+    metadata in the config (clients need only the URL: grpc://HOST:8001/NAME).
 
-    Example: graft deploy triton -m model.onnx -o model_repo --name gesturenet --dynamic_batching
+    Example: graft deploy triton -m gesturenet.onnx -o model_repo --name gesturenet
+    --max_batch_size 16 --dynamic_batching --preferred_batch_size 8 --max_queue_delay_us 2000
     """
     from graft.console import console
 
-    model_dir = write_repository(model, output, name, max_batch_size, dynamic_batching)
+    model_dir = write_repository(model, output, name, max_batch_size, dynamic_batching,
+                                 preferred_batch_size=preferred_batch_size or None,
+                                 max_queue_delay_us=max_queue_delay_us, runtime=runtime,
+                                 instances=instances)
     console.print(f"Triton model repository: {model_dir} (serve with "
                   f"`tritonserver --model-repository {Path(output)}`)")

@@ -195,19 +195,31 @@ class Runner:
 
 
 def is_exported(path: str | Path) -> bool:
-    """True for exported models (ONNX, TensorRT engines); False for ``.graft`` files."""
-    return Path(path).suffix.lower() in EXPORTED_SUFFIXES
+    """True for exported models (ONNX, TensorRT engines, Triton URLs); False for ``.graft``."""
+    from graft.runtime.triton_backend import is_triton_url
+
+    return is_triton_url(path) or Path(path).suffix.lower() in EXPORTED_SUFFIXES
 
 
 def load_runner(path: str | Path, *, device: str | torch.device | None = "auto",
                 key: str | None = None, task: str | None = None, batch_size: int | None = None,
                 threads: int | None = None) -> Runner:
-    """A runner for a ``.graft`` model, an ONNX model or a TensorRT engine.
+    """A runner for a ``.graft`` model, an ONNX model, a TensorRT engine or a model on a Triton
+    server (``grpc://HOST:PORT/NAME``, ``http://...``, ``triton://...``; computed there).
 
     ``device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``. ``task``: refuse another task's model
     with a one-line error. ``key`` decrypts ``.graft`` files; ``threads`` caps onnxruntime's CPU
     threads (default: one per core).
     """
+    from graft.runtime.triton_backend import TritonBackend, is_triton_url
+
+    if is_triton_url(path):
+        runner = Runner(TritonBackend(str(path)), batch_size)
+        if task is not None:
+            from graft.runtime.torch_backend import check_task
+
+            check_task(runner.info.task, task, path, exported=True)
+        return runner
     p = require_file(path, "model file")
     suffix = p.suffix.lower()
     if suffix == ".onnx":
