@@ -122,3 +122,50 @@ def test_triton_command(tmp_path, onnx_model) -> None:
     assert _parse(tmp_path / "repo" / "toy" / "config.pbtxt").max_batch_size == 4
     help_text = CliRunner().invoke(app, ["--help"]).output
     assert "Example" in help_text
+
+
+def test_dynamic_batching_really_batches_and_carries_graft_metadata(tmp_path) -> None:
+    class Classifier(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.mean((2, 3))
+
+    path = tmp_path / "cls.onnx"
+    manifest = {**_manifest(["thumbs_up", "fist", "stop"]),
+                "input": {"channels": 3, "height": 16, "width": 24,
+                          "crop": {"ratio": 1.1, "square": True},
+                          "normalization": {"scale": 1 / 255, "mean": [0.5] * 3, "std": [0.25] * 3}}}
+    export_onnx(Classifier(), manifest, path,
+                ExportOptions(input_shape=(3, 16, 24), output_names=["probs"],
+                              exporter="torchscript"))
+    cfg = _parse(write_repository(path, tmp_path / "a", "gesturenet", max_batch_size=16,
+                                  dynamic_batching=True) / "config.pbtxt")
+    assert list(cfg.dynamic_batching.preferred_batch_size) == [8, 16]
+    assert cfg.dynamic_batching.max_queue_delay_microseconds == 1000
+    meta = json.loads(cfg.parameters["graft.metadata"].string_value)
+    assert meta["classes"] == ["thumbs_up", "fist", "stop"]
+    assert meta["input"]["crop"] == {"ratio": 1.1, "square": True}
+    assert meta["input"]["normalization"]["mean"] == [0.5] * 3
+
+    model_dir = write_repository(path, tmp_path / "b", "g", max_batch_size=8,
+                                 dynamic_batching=True, preferred_batch_size=[4],
+                                 max_queue_delay_us=2500, runtime="python", instances=2)
+    cfg = _parse(model_dir / "config.pbtxt")
+    assert cfg.backend == "python" and not cfg.platform
+    assert list(cfg.dynamic_batching.preferred_batch_size) == [4]
+    assert cfg.dynamic_batching.max_queue_delay_microseconds == 2500
+    assert [(g.kind, g.count) for g in cfg.instance_group] == [
+        (model_config_pb2.ModelInstanceGroup.KIND_CPU, 2)]
+    assert "onnxruntime" in (model_dir / "1" / "model.py").read_text()
+    assert (model_dir / "1" / "model.onnx").is_file()
+
+
+def test_the_blogs_unbatchable_repository_is_refused(tmp_path, onnx_model) -> None:
+    # max_batch_size 1 with dynamic_batching {} (the blog's config) can never merge requests
+    with pytest.raises(UserError, match="cannot merge"):
+        write_repository(onnx_model, tmp_path / "repo", "n", max_batch_size=1,
+                         dynamic_batching=True)
+    with pytest.raises(UserError, match="outside 1..8"):
+        write_repository(onnx_model, tmp_path / "repo", "n", max_batch_size=8,
+                         dynamic_batching=True, preferred_batch_size=[16])
+    with pytest.raises(UserError, match="runtime"):
+        write_repository(onnx_model, tmp_path / "repo", "n", runtime="tensorflow")

@@ -1,6 +1,8 @@
 """The two models of a detect-then-classify application, behind two small interfaces so any
 graft model file (``.graft``, ONNX, TensorRT engine; each on its own device and batch size,
-run by the shared :class:`graft.runtime.Runner`) or any object with the same methods plugs in.
+run by the shared :class:`graft.runtime.Runner`), a model on a Triton server
+(``grpc://HOST:PORT/NAME``: computed there, graft's metadata read from the config that
+``graft deploy triton`` wrote) or any object with the same methods plugs in.
 
 - a hand detector: ``detect(frames) -> [(boxes (K, 4) xyxy pixels, scores (K,))]``;
 - a crop classifier: ``classes`` and ``probs(crops) -> (N, C)`` class probabilities.

@@ -4,18 +4,26 @@ camera index or a stream URL. Imports no torch (``--help`` and spec checks stay 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from graft.spec import StrictModel
-from graft.spec_paths import SpecPath
+from graft.spec_paths import PathField, SpecPath
+
+# a file path (relative to the spec's folder) or a Triton URL, which is left as written
+ModelPath = Annotated[str, PathField(refs=True)]
 
 
 class ModelRef(StrictModel):
-    model: SpecPath = Field(description="Model file: .graft, .onnx or a TensorRT engine.")
-    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
-    batch_size: int | None = Field(None, ge=1, description="Most samples per backend run.")
+    model: ModelPath = Field(description="Model file (.graft, .onnx, TensorRT engine) or a "
+                             "model on a Triton server: grpc://HOST:8001/NAME, "
+                             "http://HOST:8000/NAME (metadata from its config, written by "
+                             "`graft deploy triton`).")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N (a Triton model runs "
+                        "where the server puts it).")
+    batch_size: int | None = Field(None, ge=1, description="Most samples per backend run "
+                                   "(per request for Triton).")
 
 
 class DetectorSpec(ModelRef):
@@ -97,7 +105,7 @@ class GestureAppSpec(StrictModel):
 EXAMPLE = """\
 source: clip.mp4            # or frames/, 0 (camera), rtsp://host/stream
 detector: {model: hands.graft, classes: [hand], threshold: 0.3}
-classifier: {model: gesturenet.onnx}
+classifier: {model: gesturenet.onnx}   # or grpc://triton-host:8001/gesturenet
 output: {dir: gesture_out}
 crop: {min_size: 16}        # ratio/square/border from the classifier's model file
 smoothing: {method: majority, window: 5, classify_every: 2}

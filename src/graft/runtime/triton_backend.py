@@ -168,7 +168,8 @@ class TritonBackend(Backend):
         except Exception as exc:  # InferenceServerException: the server's message
             raise UserError(f"Triton ({self.url}) failed the request: "
                             f"{str(exc).splitlines()[0]}", "see the server's log") from None
-        return {t.name: result.as_numpy(t.name) for t in self.outputs}
+        # as_numpy views the response buffer read-only; torch wants writable arrays
+        return {t.name: np.array(result.as_numpy(t.name)) for t in self.outputs}
 
     def close(self) -> None:
         self.client.close()
