@@ -133,7 +133,8 @@ def test_dynamic_batching_really_batches_and_carries_graft_metadata(tmp_path) ->
     manifest = {**_manifest(["thumbs_up", "fist", "stop"]),
                 "input": {"channels": 3, "height": 16, "width": 24,
                           "crop": {"ratio": 1.1, "square": True},
-                          "normalization": {"scale": 1 / 255, "mean": [0.5] * 3, "std": [0.25] * 3}}}
+                          "normalization": {"scale": 1 / 255, "mean": [0.5] * 3,
+                                            "std": [0.25] * 3}}}
     export_onnx(Classifier(), manifest, path,
                 ExportOptions(input_shape=(3, 16, 24), output_names=["probs"],
                               exporter="torchscript"))
