@@ -21,8 +21,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e ".[pretrained]"
 	touch $@
 
+# nvidia-pytriton bundles a Triton server that the Triton tests run; its metadata pins
+# numpy<2 (for its Python API, which graft does not use), so it cannot be a dev-extra
+# requirement next to numpy 2: installed without its dependencies (graft.deploy.triton_server).
 $(DEVSTAMP): $(STAMP)
 	$(BIN)/pip install -q -e ".[dev,pretrained,app]"
+	$(BIN)/pip install -q --no-deps "nvidia-pytriton>=0.7,<0.8"
 	touch $@
 
 demo: $(STAMP)
