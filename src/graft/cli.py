@@ -60,6 +60,7 @@ def _mount() -> None:
         return
     _mounted = True
     from graft.app.cli import app as app_app
+    from graft.app.deepstream import deepstream_command
     from graft.catalog.cli import app as catalog_app
     from graft.data.cli import convert_app, split_app
     from graft.demo import demo
@@ -85,6 +86,7 @@ def _mount() -> None:
     app.add_typer(gaussrank_app, name="gaussrank", help="Gauss rank transform for tabular data.")
     deploy_app = typer.Typer(no_args_is_help=True, help="Deployment artifacts for exported models.")
     deploy_app.command("triton")(triton_command)
+    deploy_app.command("deepstream")(deepstream_command)
     app.add_typer(deploy_app, name="deploy")
     app.add_typer(evaluate_app, name="evaluate", help="Score result files (COCO AP).")
     app.add_typer(app_app, name="app")

@@ -1,0 +1,71 @@
+"""DeepStream configs for the gesture app, parsed back: the SGIE runs on the PGIE's hand
+boxes, and its net-scale-factor/offsets reproduce graft's normalization of real pixels."""
+
+from __future__ import annotations
+
+import configparser
+
+import numpy as np
+import pytest
+
+from graft.errors import UserError
+from tests.app.conftest import GESTURES
+
+
+@pytest.fixture(scope="module")
+def onnx_pair(models):
+    from graft import tasks
+    from graft.api import load
+    from graft.optimize.export import ExportOptions, export_onnx
+
+    detector = models["root"] / "hands.onnx"
+    if not detector.is_file():
+        m = load(models["detector"])
+        export_onnx(m.module.eval(), m.manifest, detector, ExportOptions(exporter="torchscript"),
+                    task=tasks.get("detectnet_v2"))
+    return detector, models["onnx"]
+
+
+def _ini(path) -> configparser.ConfigParser:
+    cfg = configparser.ConfigParser()
+    cfg.read_string(path.read_text())
+    return cfg
+
+
+def test_gesture_app_configs(onnx_pair, tmp_path) -> None:
+    from graft.cli import main
+    from graft.data.preprocess import normalization_for
+
+    detector, classifier = onnx_pair
+    out = tmp_path / "ds"
+    assert main(["deploy", "deepstream", "-d", str(detector), "-c", str(classifier), "-o",
+                 str(out), "--hand_class", "car", "--min_size", "24"]) == 0
+    pgie, sgie = _ini(out / "pgie_hand_detector.txt"), _ini(out / "sgie_gesturenet.txt")
+    p, s = pgie["property"], sgie["property"]
+    assert (out / p["onnx-file"]).is_file() and (out / s["onnx-file"]).is_file()
+    det_classes = (out / p["labelfile-path"]).read_text().split()
+    assert (out / s["labelfile-path"]).read_text().strip().split(";") == GESTURES
+    assert s["network-type"] == "1" and s["process-mode"] == "2"
+    assert s["operate-on-gie-id"] == p["gie-unique-id"] != s["gie-unique-id"]
+    assert s["operate-on-class-ids"] == str(det_classes.index("car"))
+    assert s["input-object-min-width"] == "24"
+    c, h, w = (int(v) for v in s["infer-dims"].split(";"))
+    assert (c, h, w) == (3, 32, 32)  # the classifier's recorded input (the tests' spec)
+    # nvinfer: factor * (x - offset[c]) must equal graft's normalization of the same pixels
+    norm = normalization_for("torch").to_dict()
+    x = np.array([0.0, 77.0, 255.0])
+    factor, offsets = float(s["net-scale-factor"]), [float(o) for o in s["offsets"].split(";")]
+    for ch in range(3):
+        graft = (x * norm["scale"] - norm["mean"][ch]) / norm["std"][ch]
+        assert np.allclose(factor * (x - offsets[ch]), graft, atol=0.05)  # mean std (noted)
+    assert "x1.3 of the box" in (out / "sgie_gesturenet.txt").read_text()  # the crop rule
+
+
+def test_wrong_models_are_refused(onnx_pair, tmp_path) -> None:
+    from graft.app.deepstream import write_gesture_deepstream
+
+    detector, classifier = onnx_pair
+    with pytest.raises(UserError, match="not a DetectNet_v2 export"):
+        write_gesture_deepstream(classifier, classifier, tmp_path / "a")
+    with pytest.raises(UserError, match="no class 'hand'"):
+        write_gesture_deepstream(detector, classifier, tmp_path / "b", hand_classes=["hand"])
