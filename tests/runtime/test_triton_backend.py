@@ -127,3 +127,23 @@ def test_dynamic_batching_merges_concurrent_requests(served) -> None:
     assert sum(b * n for b, n in runs.items()) == len(x)  # every sample ran exactly once
     assert max(b for b, n in runs.items() if n > 0) > 1, runs  # the server merged requests
     assert np.allclose(np.concatenate(results), local(x)["logits"], atol=1e-5)  # split back
+
+
+@pytest.mark.slow
+def test_a_repository_the_server_cannot_load_is_an_error_not_a_skip(tmp_path) -> None:
+    broken = tmp_path / "repo" / "broken"
+    (broken / "1").mkdir(parents=True)
+    (broken / "config.pbtxt").write_text('name: "broken"\nbackend: "python"\nmax_batch_size: 0\n'
+                                         'input [ { name: "x" data_type: TYPE_FP32 '
+                                         'dims: [ 2 ] } ]\n')
+    (broken / "1" / "model.py").write_text("raise RuntimeError('no model here')\n")
+    server = LocalTriton(tmp_path / "repo", startup_timeout=60)
+    try:
+        with pytest.raises(UserError, match="stopped while loading"):
+            server.start()
+    except ServerUnavailable as exc:
+        pytest.skip(f"the bundled Triton server cannot run here: {exc}")
+    finally:
+        server.close()
+    with pytest.raises(UserError, match="does not exist"):
+        LocalTriton(tmp_path / "missing").start()

@@ -65,8 +65,11 @@ class LocalTriton:
         self.threads = threads
         self.http_port, self.grpc_port, self.metrics_port = free_port(), free_port(), free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        self._work = Path(tempfile.mkdtemp(prefix="graft-triton-"))
-        self.log_path = self._work / "server.log"
+        self._work: Path | None = None  # backends and the log, made by start()
+
+    @property
+    def log_path(self) -> Path:
+        return (self._work or Path(tempfile.gettempdir())) / "server.log"
 
     def grpc_url(self, model: str) -> str:
         return f"grpc://127.0.0.1:{self.grpc_port}/{model}"
@@ -80,6 +83,7 @@ class LocalTriton:
         stub = root / "python_backend_stubs" / version / "triton_python_backend_stub"
         if not stub.is_file():
             raise ServerUnavailable(f"nvidia-pytriton has no Python stub for Python {version}")
+        assert self._work is not None
         target = self._work / "backends" / "python"
         shutil.copytree(root / "backends" / "python", target)
         shutil.copy2(stub, target / stub.name)
@@ -102,6 +106,7 @@ class LocalTriton:
         if not self.repository.is_dir():
             raise UserError(f"model repository {self.repository} does not exist",
                             "write one with `graft deploy triton`")
+        self._work = Path(tempfile.mkdtemp(prefix="graft-triton-"))
         cmd = [str(root / "bin" / "tritonserver"), f"--model-repository={self.repository}",
                f"--backend-directory={self._backends(root)}", f"--http-port={self.http_port}",
                f"--grpc-port={self.grpc_port}", f"--metrics-port={self.metrics_port}",
@@ -139,7 +144,7 @@ class LocalTriton:
             raise ServerUnavailable("the bundled tritonserver cannot run here: "
                                     + " | ".join(lines))
         raise UserError("the Triton server stopped while loading the repository: "
-                        + " | ".join(lines), f"see {self.log_path}")
+                        + " | ".join(lines), "fix the model the server's log (quoted) names")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -153,7 +158,9 @@ class LocalTriton:
 
     def close(self) -> None:
         self.stop()
-        shutil.rmtree(self._work, ignore_errors=True)
+        if self._work is not None:
+            shutil.rmtree(self._work, ignore_errors=True)
+            self._work = None
 
     def __enter__(self) -> LocalTriton:
         return self.start()
