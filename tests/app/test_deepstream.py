@@ -69,3 +69,27 @@ def test_wrong_models_are_refused(onnx_pair, tmp_path) -> None:
         write_gesture_deepstream(classifier, classifier, tmp_path / "a")
     with pytest.raises(UserError, match="no class 'hand'"):
         write_gesture_deepstream(detector, classifier, tmp_path / "b", hand_classes=["hand"])
+
+
+def test_nvinferserver_variant_matches_the_nvinfer_one(onnx_pair, tmp_path) -> None:
+    import re
+
+    from graft.app.deepstream import write_gesture_deepstream
+
+    detector, classifier = onnx_pair
+    write_gesture_deepstream(detector, classifier, tmp_path / "ds", hand_classes=["car"],
+                             triton_url="triton:8001")
+    nvinfer = _ini(tmp_path / "ds" / "sgie_gesturenet.txt")["property"]
+    text = (tmp_path / "ds" / "sgie_gesturenet_triton.txt").read_text()
+    body = "\n".join(ln for ln in text.splitlines() if not ln.startswith("#"))
+    assert body.count("{") == body.count("}")
+
+    def value(key: str) -> str:
+        return re.search(rf"\b{key}: ([^\n]+)", body).group(1).strip()
+
+    assert float(value("scale_factor")) == pytest.approx(float(nvinfer["net-scale-factor"]))
+    offsets = [float(v) for v in value("channel_offsets").strip("[]").split(",")]
+    assert offsets == pytest.approx([float(v) for v in nvinfer["offsets"].split(";")])
+    assert value("operate_on_gie_id") == "1" and value("unique_id") == nvinfer["gie-unique-id"]
+    assert value("operate_on_class_ids") == f"[{nvinfer['operate-on-class-ids']}]"
+    assert value("model_name") == '"gesturenet"' and 'url: "triton:8001"' in body

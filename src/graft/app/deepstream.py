@@ -10,7 +10,9 @@ Written into one folder, with paths relative to the configs: both ONNX files (co
 ``operate-on-class-ids`` = the detector's hand class, the input dims and the
 ``net-scale-factor``/``offsets`` from graft's recorded normalization, the minimum object size,
 asynchronous classification of tracked objects. A classifier's labels file is one line of
-``;``-separated names (one line per output layer).
+``;``-separated names (one line per output layer). ``sgie_gesturenet_triton.txt`` is the same
+secondary model for ``nvinferserver``, computed by a Triton server over gRPC (the repository of
+``graft deploy triton``; ``--triton_url``, model name ``gesturenet``).
 
 nvinfer crops the detector's tight box, while GestureNet was trained on crops enlarged by the
 rule its file records (``input.crop``); the config notes the rule, and the app must enlarge the
@@ -82,9 +84,57 @@ def render_sgie(meta: dict[str, Any], onnx_file: str, labels_file: str, hand_ids
     return "\n".join(lines) + "\n"
 
 
+def render_sgie_triton(meta: dict[str, Any], model_name: str, url: str, labels_file: str,
+                       hand_ids: list[int], batch_size: int, min_size: int) -> str:
+    """The nvinferserver (protobuf text) variant of the SGIE: the same preprocessing and
+    object control, the model on Triton at ``url``."""
+    from graft.deploy.deepstream import scale_and_offsets
+
+    factor, offsets, color, _ = scale_and_offsets(meta["input"]["normalization"])
+    fmt = "IMAGE_FORMAT_BGR" if color == 1 else "IMAGE_FORMAT_RGB"
+    crop = _crop_note(meta["input"].get("crop"))
+    return f"""# DeepStream nvinferserver config (secondary classifier on Triton) written by graft.
+# {crop}
+infer_config {{
+  unique_id: {SGIE_ID}
+  gpu_ids: [0]
+  max_batch_size: {batch_size}
+  backend {{
+    triton {{
+      model_name: "{model_name}"
+      version: -1
+      grpc {{ url: "{url}" }}
+    }}
+  }}
+  preprocess {{
+    network_format: {fmt}
+    tensor_order: TENSOR_ORDER_LINEAR
+    maintain_aspect_ratio: 0
+    normalize {{
+      scale_factor: {factor:.12g}
+      channel_offsets: [{", ".join(f"{o:.6g}" for o in offsets)}]
+    }}
+  }}
+  postprocess {{
+    labelfile_path: "{labels_file}"
+    classification {{ threshold: 0 }}
+  }}
+}}
+input_control {{
+  process_mode: PROCESS_MODE_CLIP_OBJECTS
+  operate_on_gie_id: {PGIE_ID}
+  operate_on_class_ids: [{", ".join(str(i) for i in hand_ids)}]
+  interval: 0
+  async_mode: true
+  object_control {{ bbox_filter {{ min_width: {min_size} min_height: {min_size} }} }}
+}}
+"""
+
+
 def write_gesture_deepstream(detector: str | Path, classifier: str | Path, out: str | Path, *,
                              hand_classes: list[str] | None = None, batch_size: int = 16,
-                             min_size: int = 16) -> list[Path]:
+                             min_size: int = 16, triton_url: str = "localhost:8001"
+                             ) -> list[Path]:
     """Write the PGIE and SGIE configs, labels and model copies into ``out``; returns them."""
     from graft.data.kitti import class_key
     from graft.deploy.deepstream import write_nvinfer
@@ -119,7 +169,11 @@ def write_gesture_deepstream(detector: str | Path, classifier: str | Path, out: 
                        str(clf_meta.get("data_type", "fp32")))
     write_text(folder / "sgie_gesturenet.txt", sgie)
     write_text(folder / "gesturenet_labels.txt", ";".join(clf_meta["classes"]) + "\n")
-    return [*written, folder / "sgie_gesturenet.txt", folder / "gesturenet_labels.txt"]
+    write_text(folder / "sgie_gesturenet_triton.txt",
+               render_sgie_triton(clf_meta, "gesturenet", triton_url, "gesturenet_labels.txt",
+                                  [names.index(c) for c in wanted], batch_size, min_size))
+    return [*written, folder / "sgie_gesturenet.txt", folder / "gesturenet_labels.txt",
+            folder / "sgie_gesturenet_triton.txt"]
 
 
 def deepstream_command(
@@ -132,6 +186,8 @@ def deepstream_command(
                                          "classifier runs on (repeatable; default: all)."),
     batch_size: int = typer.Option(16, "--batch_size", help="SGIE batch size (hands per run)."),
     min_size: int = typer.Option(16, "--min_size", help="Smallest box side (px) classified."),
+    triton_url: str = typer.Option("localhost:8001", "--triton_url", help="gRPC address of "
+                                   "the Triton server in the nvinferserver variant."),
 ) -> None:
     """Write DeepStream nvinfer configs for the gesture app: the hand detector (primary) and
     GestureNet (secondary classifier on its hand boxes), labels and model copies.
@@ -142,6 +198,7 @@ def deepstream_command(
     from graft.console import console
 
     files = write_gesture_deepstream(detector, classifier, output, hand_classes=hand_class or None,
-                                     batch_size=batch_size, min_size=min_size)
+                                     batch_size=batch_size, min_size=min_size,
+                                     triton_url=triton_url)
     console.print(f"DeepStream configs in {output}: "
                   f"{', '.join(p.name for p in files if p.suffix == '.txt')}", highlight=False)
