@@ -11,6 +11,10 @@ true hands (``--hands`` per frame), so tracking and classification see what a tr
 would give. Stages come from the pipeline's own ``summary.json`` latencies (mean per frame);
 FPS = 1000 / mean ms. The process's CPU seconds per run are printed too.
 
+``--clock cpu`` (for a shared, loaded machine): the pipeline's stage clock becomes the main
+thread's CPU time, and torch and onnxruntime run one thread in that thread, so every stage's
+time is the CPU it cost, what one idle core would take (``--threads`` is then 1).
+
     python benchmarks/gesture_app.py --device cpu --frames 60 --threads 2
     python benchmarks/gesture_app.py --device cuda --frames 300 --backends torch,onnx  # owed
 """
@@ -138,13 +142,19 @@ def clip_size(clip: Path) -> tuple[int, int]:
 
 
 def run(models: tuple[Path, Path], clip: Path, boxes: list[np.ndarray], out: Path,
-        device: str, batch: int) -> dict[str, Any]:
+        device: str, batch: int, threads: int | None) -> dict[str, Any]:
     from graft.app.models import ModelClassifier, ModelDetector
     from graft.app.pipeline import GesturePipeline
     from graft.app.tracking import HandTracker
+    from graft.runtime import load_runner
+    from graft.tasks.classification.runner import Classifier
+    from graft.tasks.detectnet_v2.detector import Detector
 
-    det = TrueBoxes(ModelDetector.load(models[0], device=device, threshold=0.3), boxes)
-    clf = ModelClassifier.load(models[1], device=device)
+    detector = Detector.from_runner(load_runner(models[0], device=device, threads=threads,
+                                                task="detectnet_v2"))
+    det = TrueBoxes(ModelDetector(detector, threshold=0.3), boxes)
+    clf = ModelClassifier(Classifier.from_runner(load_runner(models[1], device=device,
+                                                             threads=threads)))
     pipe = GesturePipeline(det, clf, tracker=HandTracker(frame_rate=30), detect_batch=batch)
     frame = np.zeros((*clip_size(clip), 3), np.uint8)  # warm-up, untimed: first calls allocate
     det.detector.detect([frame] * batch)
@@ -173,8 +183,17 @@ def main() -> None:
     ap.add_argument("--detect-batch", type=int, default=4)
     ap.add_argument("--threads", type=int, default=None, help="torch/onnxruntime threads")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="stage clock: wall time, or the main thread's CPU time (1 thread)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    if args.clock == "cpu":
+        import types
+
+        import graft.app.pipeline as pipeline
+
+        args.threads = 1
+        pipeline.time = types.SimpleNamespace(perf_counter=time.thread_time)  # type: ignore
     if args.threads:
         torch.set_num_threads(args.threads)
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -182,7 +201,8 @@ def main() -> None:
     results: dict[str, Any] = {
         "machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
         "torch": torch.__version__, "device": args.device, "frames": args.frames,
-        "hands": args.hands, "det_input": args.det_input, "load_before": os.getloadavg()[0],
+        "hands": args.hands, "det_input": args.det_input, "clock": args.clock,
+        "threads": args.threads, "load_before": os.getloadavg()[0],
         "runs": []}
     with tempfile.TemporaryDirectory(prefix="gesture_app_bench_") as tmp:
         root = Path(tmp)
@@ -193,7 +213,7 @@ def main() -> None:
             boxes = make_clip(clip, (h, w), args.frames, args.hands, args.seed)
             for backend in args.backends.split(","):
                 row = run(models[backend], clip, boxes, root / f"out_{backend}_{size}",
-                          args.device, args.detect_batch)
+                          args.device, args.detect_batch, args.threads)
                 row.update(backend=backend, size=size)
                 print(json.dumps(row), flush=True)
                 results["runs"].append(row)
