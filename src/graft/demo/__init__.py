@@ -10,6 +10,8 @@
    and COCO AP.
 5. ``detection``: DetectNet_v2 (ResNet-18) on generated aerial aircraft: label round trip,
    train, evaluate, prune, retrain, ONNX FP32/INT8 on onnxruntime, rendered detections.
+6. ``segmentation`` (opt-in): Mask R-CNN (EfficientNet-Lite0 FPN from ImageNet weights) on
+   generated telecom towers; COCO bbox and mask AP; rendered masks.
 
 Everything lands in the output folder (specs, models, metrics, plots, rendered images) and the
 summary in ``OUTPUT/summary.json``. Rerunning the same command reuses finished training runs
@@ -29,7 +31,7 @@ from graft.demo.classification import EPOCHS, SIZE
 from graft.demo.common import Row, console
 from graft.errors import UserError
 
-WORKFLOWS = ("classification", "optimize", "pose", "pose_optimize", "detection")
+WORKFLOWS = ("classification", "optimize", "pose", "pose_optimize", "detection", "segmentation")
 # pose_optimize is left out of the default set: about 21 more minutes on a CPU
 DEFAULT_WORKFLOWS = ("classification", "optimize", "pose", "detection")
 NEEDS = {"optimize": "classification", "pose_optimize": "pose"}  # starts from that one's model
@@ -78,6 +80,11 @@ def demo(
     det_retrain_epochs: int = typer.Option(10, "--det-retrain-epochs", min=1,
                                            help="DetectNet_v2 epochs of retraining after "
                                            "pruning."),
+    seg_images: int = typer.Option(300, "--seg-images", min=10,
+                                   help="Generated tower images (train + val)."),
+    seg_epochs: int = typer.Option(6, "--seg-epochs", min=1, help="Mask R-CNN training epochs."),
+    seg_size: int = typer.Option(192, "--seg-size", min=64, help="Tower image side in pixels "
+                                 "(a multiple of 32)."),
     force: bool = typer.Option(False, "--force",
                                help="Retrain even where OUTPUT holds runs with other settings."),
 ) -> None:
@@ -90,10 +97,12 @@ def demo(
     Example (all four, with prune -> retrain -> INT8 of the pose model):
     graft demo -o demo_runs --workflows classification,optimize,pose_optimize
     """
-    from graft.demo import classification, detection, optimize, pose, pose_optimize
+    from graft.demo import classification, detection, optimize, pose, pose_optimize, segmentation
     from graft.fsutil import check_output_dir, write_json
 
     chosen = parse_workflows(workflows)
+    if "segmentation" in chosen:
+        segmentation.check_size(seg_size)
     check_output_dir(output, "output folder (-o)")
     start = time.perf_counter()
     rows: list[Row] = []
@@ -110,6 +119,8 @@ def demo(
             rows += pose_optimize.run(pose_run, output, pose_retrain_epochs, force)
     if "detection" in chosen:
         rows += detection.run(output, det_images, det_epochs, det_retrain_epochs, force)
+    if "segmentation" in chosen:
+        rows += segmentation.run(output, seg_images, seg_epochs, force, seg_size)
     write_json(output / "summary.json", {"seconds": round(time.perf_counter() - start, 1),
                                          "rows": [r.to_dict() for r in rows]})
     console.print(summary_table(rows))
