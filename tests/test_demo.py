@@ -18,6 +18,7 @@ def test_workflow_selection():
     assert parse_workflows("pose, classification") == ["classification", "pose"]
     assert parse_workflows("pose_optimize") == ["pose", "pose_optimize"]
     assert parse_workflows("detection") == ["detection"]
+    assert parse_workflows("segmentation") == ["segmentation"]
     with pytest.raises(UserError, match="detector"):
         parse_workflows("detector")
 
@@ -137,3 +138,47 @@ def test_demo_prune_options_keep_every_group_above_min_num_filters(imagenet_lite
                            if any("_depthwise_conv" in name for name in g["layers"])
                            and g["channels_before"] >= 128)
     assert inner[16] < 128 <= inner[128]
+
+
+def test_segmentation_workflow_trains_evaluates_renders_and_reuses(tmp_path):
+    """Mask R-CNN at a toy size: the summary rows are the COCO evaluator's numbers, the
+    rendered masks and the spec (with the demo's recipe) land in the output folder, and a
+    rerun reuses the finished training."""
+    import graft
+    from graft.demo.segmentation import RECIPE
+    from graft.spec import load_spec
+    from graft.tasks.mask_rcnn.spec import MaskRCNNSpec
+
+    out = tmp_path / "runs"
+    args = ["demo", "-o", str(out), "--workflows", "segmentation", "--seg-images", "10",
+            "--seg-size", "64", "--seg-epochs", "1"]
+    assert main(args) == 0
+    rows = json.loads((out / "summary.json").read_text())["rows"]
+    assert [(r["step"], r["metric"]) for r in rows] == [
+        ("train (PyTorch)", "mask AP50"), ("evaluate (COCO)", "mask AP"),
+        ("evaluate (COCO)", "box AP50"), ("evaluate (COCO)", "box AP")]
+    work = out / "segmentation"
+    segm = json.loads((work / "eval" / "segm" / "results.json").read_text())["metrics"]
+    bbox = json.loads((work / "eval" / "bbox" / "results.json").read_text())["metrics"]
+    assert [r["value"] for r in rows] == [segm["AP50"], segm["AP"], bbox["AP50"], bbox["AP"]]
+    model = work / "train" / "model.graft"
+    assert {r["params"] for r in rows} == {graft.load(model).num_params}
+    assert "10 images (64x64)" in rows[0]["data"]
+    val = json.loads((out / "data" / "segmentation" / "val.json").read_text())["images"]
+    rendered = sorted(p.name for p in (work / "infer" / "images").glob("*.png"))
+    assert rendered == sorted(im["file_name"].split("/")[-1] for im in val)
+    assert json.loads((work / "infer" / "images.json").read_text())["threshold"] == 0.5
+
+    spec = load_spec(work / "train.yaml", MaskRCNNSpec)  # relative paths, from anywhere
+    config = spec.maskrcnn_config
+    assert (config.batch_size_per_im, config.rpn_post_nms_topn_train,
+            config.freeze_blocks) == (RECIPE["batch_size_per_im"],
+                                      RECIPE["rpn_post_nms_topn_train"], RECIPE["freeze_blocks"])
+    assert spec.data_config.image_size == (64, 64) and spec.trainer.epochs == 1
+
+    started = json.loads((work / "train" / "run.json").read_text())["started"]
+    assert main(args) == 0
+    assert json.loads((work / "train" / "run.json").read_text())["started"] == started
+    assert json.loads((out / "summary.json").read_text())["rows"][0]["value"] == rows[0]["value"]
+
+    assert main([*args[:-4], "--seg-size", "100", "--seg-epochs", "1"]) == 2
