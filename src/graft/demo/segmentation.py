@@ -9,20 +9,22 @@ the generated validation images -> rendered masks, boxes and labels of some vali
 The spec is the one the generator writes beside the data (Lite0 FPN, 256-wide box head,
 anchors 16-256 px, lr 0.01 with soft start and step annealing, batch 4, gradient clipping 5),
 with :data:`RECIPE` on top. Profiling one training step on the 2-core CPU (torch profiler,
-192x192, batch 4): about 60 % of the time is convolution backward, led by the mask head's four
-3x3 256-channel convs on the 14x14 RoIs of the positive samples, then the 256-channel FPN/RPN
-convs at P2 (48x48) and the RoIAlign backward; forward is about a sixth of the step. Hence:
+192x192, batch 4, early in training): convolution backward was about 60 % of the step, led by
+the mask head's four 3x3 256-channel convs on the 14x14 RoIs of the positive samples, then the
+256-channel FPN and RPN convs at P2 (48x48); RoIAlign's backward came next (about 7 %). Only
+16 RoIs of that batch were positive (an untrained RPN); the mask head's cost grows with that
+count, which the generator's 128 RoIs per image allow up to 32 per image. Hence:
 
 - ``batch_size_per_im: 64`` (generator 128, TAO 512): at 25 % foreground at most 16 positive
-  RoIs per image reach the mask head; the towers carry 3-4 objects per image, so that still
-  gives every object several samples.
+  RoIs per image reach the mask head; the towers carry about 3.7 objects per image, so every
+  object still gets several samples per step.
 - ``rpn_post_nms_topn_train: 200`` (generator 300): fewer proposals to sample from and align.
 - ``freeze_blocks: [0, 1, 2]`` (generator [0], TAO [0, 1]): no gradient through the stem and
-  the two stride-2/4 stages, where the Lite's depthwise convs are at their largest maps.
+  the stride-2 and stride-4 stages, where the Lite's depthwise convs run on their largest maps.
 - 300 images of 192x192 (240 train, 60 validation) for 6 epochs, validation every second
-  epoch: more distinct images instead of more passes over 160 (the first learning run,
-  BENCHMARKS.md, reached mask AP50 0.686 in 6 epochs of 160 images, still rising); 192 keeps
-  the radio units (3-9 px wide) resolvable, smaller images lost the weakest class.
+  epoch: more distinct images than the first learning run (BENCHMARKS.md: 160 train images,
+  6 epochs, mask AP50 0.686 and still rising) and a larger validation set for a steadier AP.
+  192 keeps the radio units (3-9 px wide) resolvable; smaller sides were not tried.
 
 The image side stays a multiple of 32 (the FPN's P5 stride). Measured numbers are in
 BENCHMARKS.md "Mask R-CNN: the segmentation demo".
