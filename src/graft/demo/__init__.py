@@ -32,7 +32,8 @@ from graft.demo.common import Row, console
 from graft.errors import UserError
 
 WORKFLOWS = ("classification", "optimize", "pose", "pose_optimize", "detection", "segmentation")
-# pose_optimize is left out of the default set: about 21 more minutes on a CPU
+# pose_optimize is left out of the default set: about 21 more minutes on a CPU; segmentation
+# until its full-size run is measured within about 10 minutes (graft.demo.segmentation)
 DEFAULT_WORKFLOWS = ("classification", "optimize", "pose", "detection")
 NEEDS = {"optimize": "classification", "pose_optimize": "pose"}  # starts from that one's model
 
