@@ -26,8 +26,9 @@ count, which the generator's 128 RoIs per image allow up to 32 per image. Hence:
   6 epochs, mask AP50 0.686 and still rising) and a larger validation set for a steadier AP.
   192 keeps the radio units (3-9 px wide) resolvable; smaller sides were not tried.
 
-The image side stays a multiple of 32 (the FPN's P5 stride). Measured numbers are in
-BENCHMARKS.md "Mask R-CNN: the segmentation demo".
+The image side stays a multiple of 32 (the FPN's P5 stride). The profile is in BENCHMARKS.md
+"Mask R-CNN: one CPU training step profiled" (``benchmarks/maskrcnn_step_profile.py``); the
+full-size run's accuracy and time are not measured yet, so the workflow is opt-in.
 """
 
 from __future__ import annotations
