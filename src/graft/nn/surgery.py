@@ -17,9 +17,18 @@ from graft.errors import ArchiveError
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
+def _frozen_bn() -> type[nn.Module]:
+    """torchvision's FrozenBatchNorm2d (detection backbones): BN statistics as buffers, with
+    no ``num_features`` attribute (its size is its weight's)."""
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    return FrozenBatchNorm2d
+
+
 def record_layer_shapes(model: nn.Module) -> dict[str, dict[str, Any]]:
-    """Shapes of every conv/linear/batch-norm/group-norm layer, keyed by module name."""
+    """Shapes of every conv/linear/batch-norm (frozen too)/group-norm layer, keyed by name."""
     shapes: dict[str, dict[str, Any]] = {}
+    frozen = _frozen_bn()
     for name, m in model.named_modules():
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Conv1d):
             shapes[name] = {"in": m.in_channels, "out": m.out_channels, "groups": m.groups}
@@ -27,6 +36,8 @@ def record_layer_shapes(model: nn.Module) -> dict[str, dict[str, Any]]:
             shapes[name] = {"in": m.in_features, "out": m.out_features}
         elif isinstance(m, _NORMS):
             shapes[name] = {"features": m.num_features}
+        elif isinstance(m, frozen):
+            shapes[name] = {"features": int(m.weight.numel())}
         elif isinstance(m, nn.GroupNorm):
             shapes[name] = {"features": m.num_channels, "groups": m.num_groups}
     return shapes
@@ -62,6 +73,10 @@ def _rebuilt(m: nn.Module, s: dict[str, Any]) -> nn.Module | None:
             affine=m.affine,
             track_running_stats=m.track_running_stats,
         )
+    if isinstance(m, frozen := _frozen_bn()):
+        if int(m.weight.numel()) == s["features"]:
+            return None
+        return frozen(s["features"], eps=m.eps)
     if isinstance(m, nn.GroupNorm):
         if (m.num_channels, m.num_groups) == (s["features"], s["groups"]):
             return None

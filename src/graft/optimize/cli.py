@@ -69,7 +69,7 @@ def run_prune(task: Task, model: Path, output: Path, key: str | None, options: A
 
     ``output`` may be the input model only with ``force``."""
     from graft.api import GraftModel
-    from graft.optimize.prune import print_table, prune_module, save_report
+    from graft.optimize.prune import print_table, save_report
     from graft.runtime.torch_backend import load_graft
 
     console = console or stdout_console
@@ -78,8 +78,7 @@ def run_prune(task: Task, model: Path, output: Path, key: str | None, options: A
     loaded = load_graft(model, key, task=task.name)
     module, manifest = loaded.module, loaded.manifest
     with console.status("tracing the network and pruning"):
-        result = prune_module(module, task.example_inputs(manifest),
-                              options, output_layers=task.output_layers(module, manifest))
+        result = task.prune_network(module, manifest, options)
     print_table(result, console)
     pruned = manifest.updated(
         pruning={"source": Path(model).name, "params_before": result.params_before,
@@ -194,9 +193,8 @@ def _apply_spec(task: Task, manifest: Manifest, spec: Path, console: Console) ->
     return manifest.updated(export_spec=data)
 
 
-def add_optimize_commands(app: typer.Typer, task: Task,
-                          calibration_loader: CalibrationLoader | None = None) -> typer.Typer:
-    """Add ``prune`` and ``export`` to a task's typer app (returned for chaining)."""
+def add_prune_command(app: typer.Typer, task: Task) -> typer.Typer:
+    """Add ``prune`` alone (a task with its own ``export``, e.g. Mask R-CNN's detections)."""
     name = task.name
 
     @app.command("prune", help=f"""Prune a trained model (TLT semantics): filters whose
@@ -234,6 +232,15 @@ Example: graft {name} prune -m model.graft -o model.pruned.graft -pth 0.1 -eq un
         options = PruneOptions(threshold, normalizer, equalization, granularity,  # type: ignore[arg-type]
                                min_filters, _split_names(excluded))
         run_prune(task, model, output, key, options, force=force)
+
+    return app
+
+
+def add_optimize_commands(app: typer.Typer, task: Task,
+                          calibration_loader: CalibrationLoader | None = None) -> typer.Typer:
+    """Add ``prune`` and ``export`` to a task's typer app (returned for chaining)."""
+    name = task.name
+    add_prune_command(app, task)
 
     @app.command("export", help=f"""Export a model to ONNX (fp32, fp16 or int8 QDQ) with a
 dynamic batch axis and its preprocessing in the metadata; checks it against PyTorch with

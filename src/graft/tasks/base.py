@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from graft.api import GraftModel
     from graft.manifest import Manifest
     from graft.optimize.parity import Comparator
+    from graft.optimize.prune import PruneOptions, PruneResult
 
 
 class Task:
@@ -110,6 +111,16 @@ class Task:
     def output_layers(self, model: nn.Module, manifest: Manifest) -> list[nn.Module]:
         """Layers whose output channels must never be pruned (the heads)."""
         return []
+
+    def prune_network(self, model: nn.Module, manifest: Manifest, options: PruneOptions
+                      ) -> PruneResult:
+        """Prune ``model`` in place (``graft TASK prune``). The default traces the network on
+        :meth:`example_inputs` and keeps :meth:`output_layers`; a network whose forward is no
+        dense graph (a detector with per-image proposals) traces a view of itself instead."""
+        from graft.optimize.prune import prune_module
+
+        return prune_module(model, self.example_inputs(manifest), options,
+                            output_layers=self.output_layers(model, manifest))
 
     def calibration_batches(self, manifest: Manifest, image_dir: Path, batches: int,
                             batch_size: int) -> Iterator[np.ndarray]:

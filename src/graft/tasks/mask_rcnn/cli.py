@@ -168,4 +168,7 @@ def build_app(task: Task) -> typer.Typer:
     for name, fn in (("train", train), ("evaluate", evaluate), ("inference", inference),
                      ("export", export)):
         app.command(name)(fn)
+    from graft.optimize.cli import add_prune_command
+
+    add_prune_command(app, task)  # TLT's flags; the task traces a dense view of the detector
     return app

@@ -34,6 +34,9 @@ class MaskRCNNConfig(StrictModel):
     pretrained_weights: WeightsRef | None = Field(
         None, description="backbone weights: torchvision:resnet50, a .pth/.safetensors state "
         "dict of that ResNet, a .graft of the same backbone, or efficientnet_lite0")
+    load_graph: bool = Field(False, description="take the architecture (pruned channel "
+                             "counts) from the pretrained_weights .graft: retraining after "
+                             "prune")
     freeze_blocks: list[int] = Field(
         default_factory=lambda: [0, 1], description="backbone blocks to freeze (0 = stem, "
         "1..4 the ResNet stages; Lite: 0 stem, 1..7 stages)")

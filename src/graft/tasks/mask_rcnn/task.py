@@ -12,12 +12,14 @@ if TYPE_CHECKING:
     from torch import nn
 
     from graft.api import GraftModel
+    from graft.manifest import Manifest
+    from graft.optimize.prune import PruneOptions, PruneResult
 
 
 class MaskRCNNTask(Task):
     name = "mask_rcnn"
     summary = ("Mask R-CNN instance segmentation (TAO's mask_rcnn on torchvision): train, "
-               "evaluate, inference.")
+               "evaluate, inference, prune, export.")
 
     def build_model(self, architecture: dict[str, Any]) -> nn.Module:
         from graft.tasks.mask_rcnn.model import build_model
@@ -41,6 +43,15 @@ class MaskRCNNTask(Task):
         from graft.tasks.mask_rcnn.synth_cli import synth_instances
 
         return "instances", synth_instances
+
+    def prune_network(self, model: nn.Module, manifest: Manifest, options: PruneOptions
+                      ) -> PruneResult:
+        """TLT's pruning on a dense view of the detector, predictors kept, frozen batch norm
+        pruned with its convs (:mod:`graft.tasks.mask_rcnn.prune`)."""
+        from graft.tasks.mask_rcnn.prune import prune_detector
+
+        inp = manifest.require_input()
+        return prune_detector(model, options, inp.height, inp.width)
 
     def predict(self, model: GraftModel, inputs: Any, threshold: float = 0.0,
                 **options: Any) -> list[dict[str, Any]]:

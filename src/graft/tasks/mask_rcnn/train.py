@@ -4,7 +4,8 @@ The backbone takes ``pretrained_weights`` by tensor name (torchvision's ResNet w
 of them, a ``.graft`` with that backbone, or the pip-packaged ``efficientnet_lite0``); a
 ``.graft`` of this task fills the whole network where the shapes fit (fine-tuning on new
 classes keeps all but the class-specific predictors). The best model is the epoch with the
-highest validation segm AP.
+highest validation segm AP. ``load_graph: true`` rebuilds the pruned network of a
+``.graft`` written by ``graft mask_rcnn prune`` and retrains it.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def build_network(spec: MaskRCNNSpec, class_names: list[str], category_ids: list
     arch = architecture_dict(spec)
     arch.update(class_names=list(class_names), category_ids=list(category_ids),
                 num_classes=len(class_names) + 1)
-    net = build_model(arch)
-    if m.pretrained_weights:
+    net = pruned_network(spec, arch, key) if m.load_graph else build_model(arch)
+    if m.pretrained_weights and not m.load_graph:
         pretrained = resolve_pretrained(m.pretrained_weights, key, arch=m.backbone,
                                         arch_field="maskrcnn_config.arch")
         whole = pretrained.manifest is not None and pretrained.manifest.task == TASK_NAME
@@ -47,6 +48,39 @@ def build_network(spec: MaskRCNNSpec, class_names: list[str], category_ids: list
     if m.freeze_blocks:
         freeze_backbone_blocks(net, m.backbone, m.freeze_blocks)
     return net, arch
+
+
+STRUCTURE = ("backbone", "head_version", "representation_size", "num_classes")
+
+
+def pruned_network(spec: MaskRCNNSpec, arch: dict[str, Any], key: str | None) -> nn.Module:
+    """``load_graph: true``: the (pruned) network of a mask_rcnn ``.graft`` with its weights,
+    the spec's settings (sizes, anchors, sampling) around it; backbone, heads and classes must
+    be the model's."""
+    from graft.engine.weights import load_matching, pruned_graph, resolve_pretrained
+    from graft.errors import UserError
+
+    ref = spec.maskrcnn_config.pretrained_weights
+    pretrained = resolve_pretrained(ref, key) if ref else None
+
+    def same_structure(recorded: dict[str, Any]) -> None:
+        differ = [k for k in STRUCTURE if recorded.get(k) != arch[k]]
+        if differ:
+            raise UserError(
+                f"the pruned model's {', '.join(differ)} ("
+                f"{', '.join(str(recorded.get(k)) for k in differ)}) differ from the spec's "
+                f"({', '.join(str(arch[k]) for k in differ)})",
+                "retrain with the backbone, head_version, fast_rcnn_mlp_head_dim and classes "
+                "of the pruned model")
+
+    net, _ = pruned_graph(pretrained, lambda _recorded: build_model(arch),
+                          field="maskrcnn_config.pretrained_weights", task=TASK_NAME,
+                          check=same_structure)
+    assert pretrained is not None  # pruned_graph raised otherwise
+    report = load_matching(net, pretrained.state_dict, source=pretrained.source)
+    err_console.print(f"pruned graph from {pretrained.source}: {report.summary()}",
+                      highlight=False)
+    return net
 
 
 def manifest_for(spec: MaskRCNNSpec, arch: dict[str, Any], metrics: dict[str, Any]) -> Manifest:
