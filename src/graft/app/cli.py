@@ -84,3 +84,38 @@ def gesture(spec: Path = SPEC, key: str | None = KEY,
                   highlight=False)
     if summary["stopped"] == "interrupted":
         raise typer.Exit(130)
+
+
+@app.command("evaluate")
+def evaluate(
+    pred: Path = typer.Option(..., "--pred", help="The app's frames.jsonl."),
+    truth: Path = typer.Option(..., "--truth", help="Per-frame ground truth JSONL (e.g. a "
+                               "clip's from `graft synth hands`)."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Folder for metrics.json, "
+                                       "CSVs and confusion_matrix.png."),
+    iou: float = typer.Option(0.5, "--iou", min=0.05, max=1.0,
+                              help="IoU an app box needs to count as finding a hand."),
+) -> None:
+    """Score the gesture app on a clip with known hands: pair the app's boxes with the true
+    hands per frame (Hungarian, IoU >= --iou), then detection recall/precision, gesture
+    accuracy over the hands found and end to end, a per-class report and a confusion matrix
+    (with "background" for missed hands and stray boxes).
+
+    Example: graft app evaluate --pred out/frames.jsonl --truth hands/clips/clip_000.jsonl -o ev
+    """
+    from graft.app.evaluate import DESCRIPTIONS, evaluate_files
+    from graft.fsutil import check_output_dir
+    from graft.metrics.tables import metrics_table, table
+
+    if output is not None:
+        check_output_dir(output, "output folder (-o)")
+    result = evaluate_files(pred, truth, output, iou=iou)
+    console.print(metrics_table(result["metrics"], DESCRIPTIONS, title="gesture app"))
+    labels = result["labels"]
+    console.print(table(["true \\ app", *labels],
+                        [[name, *row] for name, row in zip(labels, result["confusion_matrix"],
+                                                           strict=True)],
+                        title="confusion matrix"))
+    if output is not None:
+        console.print(f"results in {output} (metrics.json, metrics.csv, confusion_matrix.csv "
+                      f"and .png, per_class.csv)", highlight=False)
