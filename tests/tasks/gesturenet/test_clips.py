@@ -77,7 +77,7 @@ def test_dataset_writes_clips_of_the_chosen_user_and_a_detector_spec(tmp_path):
     assert len(_truth(tmp_path / "h" / "clips" / "clip_001.jsonl")) == 6
     spec = load_spec(tmp_path / "h" / "detector" / "spec.yaml", DetectNetSpec)
     pre = spec.augmentation_config.preprocessing
-    assert (pre.output_image_width, pre.output_image_height) == (176, 128)
+    assert (pre.output_image_width, pre.output_image_height) == (128, 96)
     source = spec.dataset_config.validation_data_source
     assert (Path(source.image_directory_path) / "000002.png").exists()  # the val user
 
