@@ -12,6 +12,10 @@
    train, evaluate, prune, retrain, ONNX FP32/INT8 on onnxruntime, rendered detections.
 6. ``segmentation`` (opt-in): Mask R-CNN (EfficientNet-Lite0 FPN from ImageNet weights) on
    generated telecom towers; COCO bbox and mask AP; rendered masks.
+7. ``gesture`` (not in the default set: about 10 more minutes on a CPU): the hand-gesture
+   app on generated hands: hand detector (DetectNet_v2) mAP50, GestureNet top-1 on an unseen
+   user, the app on a clip (annotated mp4, JSONL, FPS per stage) and its per-frame gesture
+   accuracy with the confusion matrix.
 
 Everything lands in the output folder (specs, models, metrics, plots, rendered images) and the
 summary in ``OUTPUT/summary.json``. Rerunning the same command reuses finished training runs
@@ -31,9 +35,11 @@ from graft.demo.classification import EPOCHS, SIZE
 from graft.demo.common import Row, console
 from graft.errors import UserError
 
-WORKFLOWS = ("classification", "optimize", "pose", "pose_optimize", "detection", "segmentation")
+WORKFLOWS = ("classification", "optimize", "pose", "pose_optimize", "detection", "segmentation",
+             "gesture")
 # pose_optimize is left out of the default set: about 21 more minutes on a CPU; segmentation
-# until its full-size run is measured within about 10 minutes (graft.demo.segmentation)
+# until its full-size run is measured within about 10 minutes (graft.demo.segmentation); gesture
+# likewise (graft.demo.gesture)
 DEFAULT_WORKFLOWS = ("classification", "optimize", "pose", "detection")
 NEEDS = {"optimize": "classification", "pose_optimize": "pose"}  # starts from that one's model
 
@@ -86,6 +92,16 @@ def demo(
     seg_epochs: int = typer.Option(6, "--seg-epochs", min=1, help="Mask R-CNN training epochs."),
     seg_size: int = typer.Option(192, "--seg-size", min=64, help="Tower image side in pixels "
                                  "(a multiple of 32)."),
+    gesture_frames: int = typer.Option(600, "--gesture-frames", min=12,
+                                       help="Generated hand frames (gesture workflow)."),
+    gesture_det_epochs: int = typer.Option(12, "--gesture-det-epochs", min=1,
+                                           help="Hand detector training epochs."),
+    gesture_epochs: int = typer.Option(8, "--gesture-epochs", min=1,
+                                       help="GestureNet training epochs."),
+    gesture_clip_frames: int = typer.Option(150, "--gesture-clip-frames", min=2,
+                                            help="Frames of the clip the app runs on."),
+    gesture_input: int = typer.Option(64, "--gesture-input", min=32,
+                                      help="GestureNet input side in pixels."),
     force: bool = typer.Option(False, "--force",
                                help="Retrain even where OUTPUT holds runs with other settings."),
 ) -> None:
@@ -95,10 +111,21 @@ def demo(
 
     Example: graft demo -o demo_runs --workflows pose --pose-epochs 30
 
+    Example (the gesture app: hand detector, GestureNet, the app on a clip):
+    graft demo -o demo_runs --workflows gesture
+
     Example (all four, with prune -> retrain -> INT8 of the pose model):
     graft demo -o demo_runs --workflows classification,optimize,pose_optimize
     """
-    from graft.demo import classification, detection, optimize, pose, pose_optimize, segmentation
+    from graft.demo import (
+        classification,
+        detection,
+        gesture,
+        optimize,
+        pose,
+        pose_optimize,
+        segmentation,
+    )
     from graft.fsutil import check_output_dir, write_json
 
     chosen = parse_workflows(workflows)
@@ -122,6 +149,9 @@ def demo(
         rows += detection.run(output, det_images, det_epochs, det_retrain_epochs, force)
     if "segmentation" in chosen:
         rows += segmentation.run(output, seg_images, seg_epochs, force, seg_size)
+    if "gesture" in chosen:
+        rows += gesture.run(output, gesture_frames, gesture_det_epochs, gesture_epochs,
+                            gesture_clip_frames, gesture_input, force)
     write_json(output / "summary.json", {"seconds": round(time.perf_counter() - start, 1),
                                          "rows": [r.to_dict() for r in rows]})
     console.print(summary_table(rows))
