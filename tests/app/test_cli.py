@@ -62,3 +62,23 @@ def test_bad_specs_fail_in_one_line(models, tmp_path: Path, capsys) -> None:
     assert main(["app", "gesture", "-e", str(spec), "--set",
                  "classifier.model=missing.onnx"]) == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_a_truth_file_scores_the_run(models, tmp_path: Path, capsys) -> None:
+    """The detector sees one hand filling each 80x64 frame: a truth of that hand as "ok" in
+    frames 0-2 and "fist" in 3-4 scores the app's gestures frame by frame."""
+    truth = tmp_path / "truth.jsonl"
+    truth.write_text("".join(json.dumps({"frame": i, "hands": [
+        {"hand_id": 0, "gesture": "ok" if i < 3 else "fist", "box": [0, 0, 80, 64]}]}) + "\n"
+        for i in range(5)))
+    spec = write_app(tmp_path, models, truth="truth.jsonl")
+    assert main(["app", "gesture", "-e", str(spec)]) == 0
+    said = [r["hands"][0]["gesture"] if r["hands"] else None for r in
+            map(json.loads, (tmp_path / "out" / "frames.jsonl").read_text().splitlines())]
+    expected = sum(g == t for g, t in zip(said, ["ok"] * 3 + ["fist"] * 2, strict=True))
+    m = json.loads((tmp_path / "out" / "evaluation" / "metrics.json").read_text())["metrics"]
+    assert m["frames"] == 5 and m["true_hands"] == 5
+    assert m["correct"] == expected and m["matched"] == sum(g is not None for g in said)
+    assert "gesture accuracy" in capsys.readouterr().out
+    (tmp_path / "truth.jsonl").unlink()
+    assert main(["app", "gesture", "-e", str(spec)]) == 2

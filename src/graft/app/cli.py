@@ -49,6 +49,11 @@ def gesture(spec: Path = SPEC, key: str | None = KEY,
     s = load_spec(spec, GestureAppSpec, overrides)
     source = _source(s.source, spec, any(o.startswith("source=") for o in overrides))
     out = check_output_dir(s.output.dir, "output.dir")
+    if s.truth is not None and not Path(s.truth).is_file():
+        from graft.errors import UserError
+
+        raise UserError(f"truth file {s.truth} does not exist",
+                        "give a clip's .jsonl (graft synth hands) or drop `truth`")
 
     from graft.app.pipeline import GesturePipeline
     from graft.app.sources import open_source, probe_fps
@@ -84,6 +89,14 @@ def gesture(spec: Path = SPEC, key: str | None = KEY,
                   highlight=False)
     if summary["stopped"] == "interrupted":
         raise typer.Exit(130)
+    if s.truth is not None:
+        from graft.app.evaluate import evaluate_files
+
+        m = evaluate_files(out / "frames.jsonl", s.truth, out / "evaluation")["metrics"]
+        console.print(f"against {s.truth}: gesture accuracy {m['gesture_accuracy']:.3f} over "
+                      f"{m['matched']} hands found (recall {m['recall']:.3f}, precision "
+                      f"{m['precision']:.3f}); details in {out / 'evaluation'}",
+                      highlight=False)
 
 
 @app.command("evaluate")

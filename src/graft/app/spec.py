@@ -100,6 +100,9 @@ class GestureAppSpec(StrictModel):
     tracker: TrackerSpec = Field(default_factory=TrackerSpec)
     smoothing: SmoothingSpec = Field(default_factory=SmoothingSpec)
     source_options: SourceSpec = Field(default_factory=SourceSpec)
+    truth: SpecPath | None = Field(
+        None, description="Per-frame ground truth JSONL of the source (a clip of `graft synth "
+        "hands`): the run is then scored as `graft app evaluate` does, into OUTPUT/evaluation.")
 
 
 EXAMPLE = """\
