@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from graft.tasks.gesturenet.hands import User, draw_hand, random_label
+from graft.tasks.gesturenet.scene import SUPERSAMPLE, background, lighting
 
 FPS = 15.0
 MIN_SEGMENT, MAX_SEGMENT = 15, 40  # frames a gesture is held
@@ -96,8 +97,6 @@ def start_hands(size: tuple[int, int], users: list[User], count: int,
 def render_clip_frame(scene: Image.Image, size: tuple[int, int], hands: list[MovingHand],
                       seed: list[int]) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Draw the hands on a copy of the (supersampled) scene; returns the frame and its truth."""
-    from graft.tasks.gesturenet.synth import SUPERSAMPLE, lighting
-
     w, h = size
     img = scene.copy()
     draw = ImageDraw.Draw(img)
@@ -121,7 +120,6 @@ def write_clip(video: Path, truth_file: Path, *, users: list[User], frames: int,
                ) -> dict[str, Any]:
     """Render one clip to ``video`` (mp4) and ``truth_file`` (JSONL); returns its summary."""
     from graft.app.outputs import JsonlWriter, Mp4Writer
-    from graft.tasks.gesturenet.synth import background
 
     rng = np.random.default_rng([*seed, 1])
     scene = background(size, rng)
