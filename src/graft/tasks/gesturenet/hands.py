@@ -5,6 +5,10 @@ seen from the front: a finger bent by the angles (a1, a2, a3) at its three joint
 segment shortened by the cosine of the summed angle, so a curled finger folds back over the
 palm, as a fist looks to a camera. Users differ in skin tone, finger length and width, palm
 shape and sleeve colour; every pose is jittered, so no two hands are the same.
+
+"random" hands take poses that differ from each of the five gestures in at least two fingers
+(:func:`pose_distance`), so a person would not read one as a gesture: horns, claws, hooks. A pose
+one finger or only the thumb away from a gesture (pointing, "four") is not drawn at all.
 """
 
 from __future__ import annotations
