@@ -62,6 +62,8 @@ def main() -> None:
     ap.add_argument("--arch", default="efficientnet_lite0")
     ap.add_argument("--no-pretrained", action="store_true", help="from scratch")
     ap.add_argument("--input", type=int, default=DEMO_INPUT, help="network input side")
+    ap.add_argument("--freeze", type=int, nargs="*", default=[],
+                    help="block indices kept at their ImageNet weights (0 = stem)")
     ap.add_argument("--epochs", type=int, default=DEMO_EPOCHS)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=1, help="of the generated data")
@@ -75,14 +77,14 @@ def main() -> None:
                       val_fraction=args.val_fraction, kpi_users=test_users)
     spec = write_demo_spec(splits, input_size=args.input, epochs=args.epochs,
                            learning_rate=args.lr, arch=args.arch,
-                           pretrained=not args.no_pretrained)
+                           pretrained=not args.no_pretrained, freeze_blocks=tuple(args.freeze))
     summary = clock.run("train", train, spec, args.work / "results", accelerator="cpu",
                         progress=False)
     m = clock.run("evaluate", evaluate, spec, args.work / "results" / "model.graft",
                   split_file=splits / "test.json")
     print(json.dumps({
         "arch": args.arch, "pretrained": not args.no_pretrained, "input": args.input,
-        "epochs": args.epochs, "lr": args.lr,
+        "freeze": args.freeze, "epochs": args.epochs, "lr": args.lr,
         "hands": {k: parts[k]["hands"] for k in ("train", "val", "test")},
         "users": {k: parts[k]["users"] for k in ("train", "val", "test")},
         "top1": round(m["top1_accuracy"], 4), "top2": round(m["top2_accuracy"], 4),

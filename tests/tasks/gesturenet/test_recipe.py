@@ -26,6 +26,8 @@ def test_from_scratch_and_other_archs_drop_the_packaged_weights():
     assert "pretrained_weights" not in demo_spec(pretrained=False)["model"]
     plain = GestureSpec.model_validate(demo_spec(arch="resnet18", input_size=64))
     assert plain.model.pretrained_weights is None and plain.data.preprocess_mode == "torch"
+    frozen = GestureSpec.model_validate(demo_spec(freeze_blocks=(0, 1, 2)))
+    assert frozen.model.freeze_blocks == [0, 1, 2]
 
 
 def test_written_spec_names_the_split_lists_beside_it(splits_dir, tmp_path):

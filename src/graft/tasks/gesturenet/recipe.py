@@ -36,7 +36,7 @@ def demo_spec(train_file: str = "train.json", val_file: str | None = "val.json",
               input_size: int = DEMO_INPUT, epochs: int = DEMO_EPOCHS,
               learning_rate: float = 2e-3, batch_size: int = 32, workers: int = 1,
               arch: str = "efficientnet_lite0", pretrained: bool = True,
-              seed: int = 0) -> dict[str, Any]:
+              freeze_blocks: tuple[int, ...] = (), seed: int = 0) -> dict[str, Any]:
     """The recipe as a ``graft gesturenet train`` spec dict (paths relative to the spec file).
 
     ``pretrained=False`` trains the same network from scratch (to measure what the ImageNet
@@ -46,6 +46,8 @@ def demo_spec(train_file: str = "train.json", val_file: str | None = "val.json",
     model: dict[str, Any] = {"arch": arch, "input_size": [input_size, input_size]}
     if pretrained and lite:
         model["pretrained_weights"] = arch
+    if freeze_blocks:  # ImageNet's first blocks (edges, blobs) kept: no backward through them
+        model["freeze_blocks"] = list(freeze_blocks)
     data: dict[str, Any] = {
         "train_file": train_file, "batch_size": batch_size, "workers": workers,
         "preprocess_mode": "tf" if lite else "torch",
