@@ -3,8 +3,9 @@
 The product path end to end: ``graft synth hands`` -> ``graft gesturenet dataset_convert``
 (the last ``--test-users`` users held out as the test set; the rest split by user into train and
 val) -> ``graft gesturenet train`` with the demo recipe
-(:func:`graft.tasks.gesturenet.recipe.demo_spec`: ImageNet EfficientNet-Lite0 at 96x96, mild
-augmentation; ``--arch resnet18 --no-pretrained --input 64`` is the earlier from-scratch run)
+(:func:`graft.tasks.gesturenet.recipe.demo_spec`: ImageNet EfficientNet-Lite0 at 64x64, first
+blocks frozen, mild augmentation; ``--arch resnet18 --no-pretrained`` is the earlier
+from-scratch run)
 -> ``graft gesturenet evaluate`` on the held-out users. Prints one JSON line (accuracies,
 per-class recall, confusion matrix, wall and CPU seconds of each step, the load average);
 results in BENCHMARKS.md.
@@ -12,7 +13,7 @@ results in BENCHMARKS.md.
 Example (the run in BENCHMARKS.md)::
 
     nice -n 5 env OMP_NUM_THREADS=2 python benchmarks/gesturenet_learnability.py /tmp/glearn \\
-        --frames 900 --users 10 --test-users 2
+        --frames 700 --users 10 --test-users 2
 """
 
 from __future__ import annotations
@@ -55,15 +56,16 @@ class Clock:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("work", type=Path, help="new folder for data and results")
-    ap.add_argument("--frames", type=int, default=900)
+    ap.add_argument("--frames", type=int, default=700)
     ap.add_argument("--users", type=int, default=10)
     ap.add_argument("--test-users", type=int, default=2, help="held out, never trained on")
     ap.add_argument("--val-fraction", type=float, default=0.15)
     ap.add_argument("--arch", default="efficientnet_lite0")
     ap.add_argument("--no-pretrained", action="store_true", help="from scratch")
     ap.add_argument("--input", type=int, default=DEMO_INPUT, help="network input side")
-    ap.add_argument("--freeze", type=int, nargs="*", default=[],
-                    help="block indices kept at their ImageNet weights (0 = stem)")
+    ap.add_argument("--freeze", type=int, nargs="*", default=None,
+                    help="block indices kept at their ImageNet weights (0 = stem); default: "
+                    "the recipe's")
     ap.add_argument("--epochs", type=int, default=DEMO_EPOCHS)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=1, help="of the generated data")
@@ -77,7 +79,8 @@ def main() -> None:
                       val_fraction=args.val_fraction, kpi_users=test_users)
     spec = write_demo_spec(splits, input_size=args.input, epochs=args.epochs,
                            learning_rate=args.lr, arch=args.arch,
-                           pretrained=not args.no_pretrained, freeze_blocks=tuple(args.freeze))
+                           pretrained=not args.no_pretrained,
+                           freeze_blocks=None if args.freeze is None else tuple(args.freeze))
     summary = clock.run("train", train, spec, args.work / "results", accelerator="cpu",
                         progress=False)
     m = clock.run("evaluate", evaluate, spec, args.work / "results" / "model.graft",

@@ -13,21 +13,22 @@ from graft.tasks.gesturenet.spec import GestureSpec
 from graft.tasks.gesturenet.train import train
 
 
-def test_the_recipe_is_a_valid_spec_with_imagenet_lite0_at_96():
+def test_the_recipe_is_a_valid_spec_with_imagenet_lite0_at_64():
     spec = GestureSpec.model_validate(demo_spec())
-    assert spec.model.arch == "efficientnet_lite0" and DEMO_INPUT == 96
+    assert spec.model.arch == "efficientnet_lite0" and DEMO_INPUT == 64
     assert spec.model.pretrained_weights == "efficientnet_lite0"
-    assert spec.model.input_size == (96, 96)
+    assert spec.model.input_size == (64, 64) and spec.model.freeze_blocks == [0, 1, 2]
     assert spec.data.preprocess_mode == "tf"  # how the packaged weights were trained
     assert spec.data.augmentation.occlusion_probability < 0.5  # milder than TAO's default
 
 
 def test_from_scratch_and_other_archs_drop_the_packaged_weights():
-    assert "pretrained_weights" not in demo_spec(pretrained=False)["model"]
+    scratch = demo_spec(pretrained=False)["model"]
+    assert "pretrained_weights" not in scratch and "freeze_blocks" not in scratch
     plain = GestureSpec.model_validate(demo_spec(arch="resnet18", input_size=64))
     assert plain.model.pretrained_weights is None and plain.data.preprocess_mode == "torch"
-    frozen = GestureSpec.model_validate(demo_spec(freeze_blocks=(0, 1, 2)))
-    assert frozen.model.freeze_blocks == [0, 1, 2]
+    unfrozen = GestureSpec.model_validate(demo_spec(freeze_blocks=()))
+    assert unfrozen.model.freeze_blocks == []
 
 
 def test_written_spec_names_the_split_lists_beside_it(splits_dir, tmp_path):
