@@ -2,7 +2,7 @@
 
 The issue's GestureNet (ResNet-18 from scratch at 160x160, TAO's augmentation) is the spec's
 default and stays so. On a CPU it under-fits generated hands within a demo's time
-(BENCHMARKS.md: 0.72 top-1 on an unseen user after 20 CPU-minutes at 64x64). This recipe is
+(BENCHMARKS.md: 0.72 top-1 on an unseen user after 21 minutes of training at 64x64). This recipe is
 transfer learning instead, graft's point:
 
 - EfficientNet-Lite0 with its ImageNet weights from pip (``pretrained_weights:
