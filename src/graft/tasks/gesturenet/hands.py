@@ -5,6 +5,10 @@ seen from the front: a finger bent by the angles (a1, a2, a3) at its three joint
 segment shortened by the cosine of the summed angle, so a curled finger folds back over the
 palm, as a fist looks to a camera. Users differ in skin tone, finger length and width, palm
 shape and sleeve colour; every pose is jittered, so no two hands are the same.
+
+"random" hands take poses that differ from each of the five gestures in at least two fingers
+(:func:`pose_distance`), so a person would not read one as a gesture: horns, claws, hooks. A pose
+one finger or only the thumb away from a gesture (pointing, "four") is not drawn at all.
 """
 
 from __future__ import annotations
@@ -33,17 +37,30 @@ POSES: dict[str, Pose] = {
     "two": ((EXTENDED, EXTENDED, CURLED, CURLED), "across"),
     "ok": (((50.0, 60.0, 40.0), EXTENDED, EXTENDED, EXTENDED), "ok"),
 }
+# "random" = any other hand, but never one a person could take for a gesture: every random
+# pose differs from each of the five in at least RANDOM_MIN_FINGERS fingers (pose_distance).
+# Poses one finger or only the thumb away (pointing, three, four, three with the thumb out,
+# pinky) are left out: a real GestureNet data set would not label them "random" either, and in a
+# small crop they are the gesture with a detail wrong. HALF (a loose, half-bent finger) looks
+# short and stubby from the front, between extended and curled.
 RANDOM_POSES: list[Pose] = [
-    ((EXTENDED, CURLED, CURLED, CURLED), "across"),  # pointing
-    ((CURLED, CURLED, CURLED, EXTENDED), "across"),  # pinky
-    ((EXTENDED, CURLED, CURLED, EXTENDED), "across"),  # rock
-    ((EXTENDED, EXTENDED, EXTENDED, CURLED), "across"),  # three
-    ((CURLED, CURLED, CURLED, EXTENDED), "out"),  # call
-    ((EXTENDED,) * 4, "across"),  # four
-    ((EXTENDED, CURLED, CURLED, CURLED), "out"),  # L
+    ((EXTENDED, CURLED, CURLED, EXTENDED), "across"),  # horns
+    ((EXTENDED, CURLED, CURLED, EXTENDED), "out"),  # I love you
     ((HALF,) * 4, "out"),  # claw
-    ((EXTENDED, EXTENDED, CURLED, CURLED), "out"),  # three with thumb
+    ((HALF,) * 4, "across"),  # loose claw
+    ((HALF, HALF, CURLED, CURLED), "across"),  # hook
+    ((EXTENDED, HALF, HALF, EXTENDED), "out"),  # loose horns
+    ((EXTENDED, HALF, HALF, HALF), "across"),  # loose point
+    ((HALF, HALF, HALF, EXTENDED), "out"),  # loose pinky
 ]
+FINGER_APART = 60.0  # degrees of summed flexion that make a finger look different
+RANDOM_MIN_FINGERS = 2
+
+
+def pose_distance(a: Pose, b: Pose) -> int:
+    """How many of the four fingers (thumb not counted) differ in summed flexion by at least
+    FINGER_APART degrees: a finger's summed flexion decides how long it looks from the front."""
+    return sum(abs(sum(fa) - sum(fb)) >= FINGER_APART for fa, fb in zip(a[0], b[0], strict=True))
 
 
 @dataclass(frozen=True)
