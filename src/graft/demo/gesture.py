@@ -16,11 +16,11 @@ Recipe and reasons:
   autoweighting: see :mod:`graft.demo.detection` for why) at an input of 128x96, so hands
   span 1-3 cells of DetectNet_v2's 16-pixel grid (:mod:`graft.tasks.gesturenet.synth`);
 - GestureNet by transfer learning, graft's point (ResNet-18 from scratch at 64 px reached
-  top-1 0.72 on an unseen user in 20 CPU minutes, BENCHMARKS.md): EfficientNet-Lite0 with its
-  packaged ImageNet weights (TF normalization, as they were trained) at :data:`GN_INPUT` px
-  (fingers stay visible; a third of 160's compute), milder augmentation than TAO's (the
-  generator already varies light, tone and angle; a 25 % occluder on a small crop hides the
-  finger that tells "two" from "fist"), balanced class weights, AdamW with cosine decay;
+  top-1 0.72 on an unseen user in 20 CPU minutes, BENCHMARKS.md): the recipe of
+  :func:`graft.tasks.gesturenet.recipe.demo_spec` (EfficientNet-Lite0 with its packaged
+  ImageNet weights, TF normalization, 64 px, stem and first two stages frozen, mild
+  augmentation, balanced class weights, AdamW with cosine decay; measured 0.954 top-1 on two
+  unseen users in BENCHMARKS.md "GestureNet on graft synth hands");
 - the app classifies every frame and smooths each track over 5 classifications (majority),
   crops by the rule GestureNet's model file records (square, x1.1); the detector's score
   threshold is 0.3, the app's default.
@@ -38,17 +38,11 @@ from typing import Any
 import yaml
 
 from graft.demo.common import Row, console, num_params, write_spec
+from graft.tasks.gesturenet.recipe import DEMO_INPUT
 
 FRAME_SIZE = (320, 240)
 USERS, VAL_USERS = 8, 2
 CLIP_FPS = 15.0
-GN_ARCH = "efficientnet_lite0"
-GN_INPUT = 96
-GN_BATCH = 32
-GN_LR = 2e-3
-GN_AUGMENTATION = {"rotation": 5.0, "brightness": [0.75, 1.25], "gamma": [0.7, 1.4],
-                   "gamma_probability": 0.3, "occlusion_probability": 0.15,
-                   "occlusion_area": [0.03, 0.1], "horizontal_flip": 0.5}
 DET_THRESHOLD = 0.3
 
 
@@ -77,14 +71,14 @@ def detector_spec(data_dir: Path, epochs: int) -> dict[str, Any]:
 
 
 def gesturenet_spec(splits: Path, epochs: int, input_size: int) -> dict[str, Any]:
-    return {"model": {"arch": GN_ARCH, "input_size": [input_size, input_size],
-                      "pretrained_weights": GN_ARCH},
-            "data": {"train_file": splits / "train.json", "val_file": splits / "val.json",
-                     "batch_size": GN_BATCH, "workers": 1, "preprocess_mode": "tf",
-                     "augmentation": GN_AUGMENTATION},
-            "optimizer": {"name": "adamw", "weight_decay": 1e-4},
-            "lr_schedule": {"name": "cosine", "learning_rate": GN_LR, "soft_start": 0.1},
-            "trainer": {"epochs": epochs, "seed": 0, "checkpoint_interval": 1}}
+    """GestureNet's demo recipe on ``dataset_convert``'s splits, checkpointed every epoch
+    (an interrupted demo resumes)."""
+    from graft.tasks.gesturenet.recipe import demo_spec
+
+    spec = demo_spec(str(splits / "train.json"), str(splits / "val.json"),
+                     input_size=input_size, epochs=epochs)
+    spec["trainer"]["checkpoint_interval"] = 1
+    return spec
 
 
 def stage_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -110,7 +104,7 @@ def run_app(detector: Path, classifier: Path, clip: Path, out: Path) -> dict[str
 
 
 def run(out: Path, frames: int, det_epochs: int, gn_epochs: int, clip_frames: int,
-        gn_input: int = GN_INPUT, force: bool = False) -> list[Row]:
+        gn_input: int = DEMO_INPUT, force: bool = False) -> list[Row]:
     from graft.app.evaluate import evaluate_files
     from graft.metrics.tables import table, write_csv
     from graft.spec import load_spec
@@ -140,7 +134,7 @@ def run(out: Path, frames: int, det_epochs: int, gn_epochs: int, clip_frames: in
                 value=float(m["mAP"]), seconds=time.perf_counter() - began,
                 outputs=str(work / "detector"), data=described)]
 
-    console.rule(f"gesture: train GestureNet ({GN_ARCH} {gn_input}x{gn_input}), test on "
+    console.rule(f"gesture: train GestureNet (efficientnet_lite0 {gn_input}x{gn_input}), test on "
                  f"{test_user}")
     began = time.perf_counter()
     splits = work / "splits"
@@ -153,7 +147,7 @@ def run(out: Path, frames: int, det_epochs: int, gn_epochs: int, clip_frames: in
     g = evaluate_gesturenet(gn_file, classifier, split_file=splits / "test.json",
                             results_dir=work / "gesturenet_eval")
     rows.append(Row(workflow="gesture", step=f"GestureNet (unseen {test_user})",
-                    model=f"gesturenet {GN_ARCH}", params=num_params(classifier),
+                    model="gesturenet efficientnet_lite0", params=num_params(classifier),
                     metric="top-1", value=float(g["top1_accuracy"]),
                     seconds=time.perf_counter() - began, outputs=str(work / "gesturenet")))
 
