@@ -111,3 +111,19 @@ def test_the_first_checkpoint_of_a_forced_run_drops_the_old_one(tmp_path: Path) 
     assert not run.previous.exists() and run.read_state()["epochs_done"] == 1
     assert run.stopped("interrupted", None) is False
     assert run.read_state()["status"] == "interrupted"
+
+
+class NewerSpec(StrictModel):
+    """Spec as a newer graft knows it: one more field, with a default."""
+
+    trainer: TrainerSpec = TrainerSpec()
+    load_graph: bool = False
+
+
+def test_a_run_resumes_after_graft_added_a_spec_field_at_its_default(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    started(run, "t", Spec())  # recorded before load_graph existed
+    assert run.begin("t", NewerSpec(), force=False).action == "resume"
+    assert "load_graph: false" in (tmp_path / "spec.yaml").read_text()  # the record is updated
+    with pytest.raises(UserError, match=r"different spec \(load_graph: False -> True\)"):
+        run.begin("t", NewerSpec(load_graph=True), force=False)

@@ -79,6 +79,15 @@ def first_difference(old: Any, new: Any, path: str = "") -> str | None:
     return f"{path}: {_short(old)} -> {_short(new)}"
 
 
+def _same_with_defaults(old: dict[str, Any], spec: BaseModel, spec_text: str) -> bool:
+    """Whether the recorded spec, read by today's spec model (new fields at their defaults),
+    is the spec now asked for."""
+    try:
+        return dump_spec(type(spec).model_validate(old)) == spec_text
+    except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError
+        return False
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -164,7 +173,7 @@ class RunDir:
         elif found and not (self.has_checkpoint() or self.model_path.exists()):
             self._remove_current()  # a run that never wrote a checkpoint: nothing to keep
         elif found:
-            self._check_same_run(found, task, spec_text)
+            self._check_same_run(found, task, spec, spec_text)
             if found.get("status") == "finished" and self.model_intact(found):
                 return Start("done", found)
             if "model_checkpoint" in found or found.get("status") == "finished":
@@ -177,7 +186,8 @@ class RunDir:
         return Start("resume" if (self.ckpt_dir / "last.ckpt").exists() else "train", found,
                      replaced)
 
-    def _check_same_run(self, found: dict[str, Any], task: str, spec_text: str) -> None:
+    def _check_same_run(self, found: dict[str, Any], task: str, spec: BaseModel,
+                        spec_text: str) -> None:
         fix = "use another -r results dir, or --force to replace that run"
         old_task = found.get("task")
         if old_task and old_task != task:
@@ -189,6 +199,8 @@ class RunDir:
         new = yaml.safe_load(spec_text)
         if not isinstance(old, dict):
             raise UserError(f"{self.path} holds a run whose spec.yaml is missing", fix)
+        if _same_with_defaults(old, spec, spec_text):
+            return  # a newer graft added fields, at their defaults: the same training
         if not old_task and set(old) != set(new):
             raise UserError(f"{self.path} holds a run of another task (spec sections "
                             f"{', '.join(old)})", fix)
