@@ -13,8 +13,8 @@ import pytest
 from graft.app.margin import CropRule
 from graft.app.pipeline import GesturePipeline
 from graft.deploy.triton import write_repository
-from graft.deploy.triton_server import LocalTriton, ServerUnavailable
 from tests.app.conftest import GESTURES, write_video
+from tests.triton import serving
 
 pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] (dev extra) is the client")
 
@@ -35,14 +35,8 @@ def served(models):
     for onnx, name in ((detector, "hand_detector"), (models["onnx"], "gesturenet")):
         write_repository(onnx, repo, name, max_batch_size=8, dynamic_batching=True,
                          runtime="python")
-    server = LocalTriton(repo)
-    try:
-        server.start()
-    except ServerUnavailable as exc:
-        server.close()
-        pytest.skip(f"the bundled Triton server cannot run here: {exc}")
-    yield server, detector
-    server.close()
+    with serving(repo) as server:
+        yield server, detector
 
 
 def _records(out: Path) -> list[dict]:

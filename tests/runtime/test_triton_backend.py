@@ -18,6 +18,7 @@ from graft.optimize.export import ExportOptions, export_onnx
 from graft.runtime import load_runner
 from graft.runtime.runner import is_exported
 from graft.runtime.triton_backend import TritonTarget, is_triton_url
+from tests.triton import serving
 
 pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] (dev extra) is the client")
 
@@ -66,14 +67,8 @@ def served(tmp_path_factory):
     write_repository(onnx, root / "repo", "toy", max_batch_size=8, dynamic_batching=True,
                      preferred_batch_size=[4, 8], max_queue_delay_us=100_000,
                      runtime="python")
-    server = LocalTriton(root / "repo")
-    try:
-        server.start()
-    except ServerUnavailable as exc:
-        server.close()
-        pytest.skip(f"the bundled Triton server cannot run here: {exc}")
-    yield server, onnx
-    server.close()
+    with serving(root / "repo") as server:
+        yield server, onnx
 
 
 @pytest.mark.slow
