@@ -18,9 +18,10 @@ def test_gesture_is_a_workflow_outside_the_default_set():
     assert "gesture" not in DEFAULT_WORKFLOWS
 
 
-def test_gesture_demo_at_toy_size(tmp_path):
+def test_gesture_demo_at_toy_size(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative -o, as `make demo` passes (paths resolved once)
     out = tmp_path / "runs"
-    assert main(["demo", "-o", str(out), "--workflows", "gesture", "--gesture-frames", "16",
+    assert main(["demo", "-o", "runs", "--workflows", "gesture", "--gesture-frames", "16",
                  "--gesture-det-epochs", "1", "--gesture-epochs", "1",
                  "--gesture-clip-frames", "6", "--gesture-input", "32"]) == 0
     rows = json.loads((out / "summary.json").read_text())["rows"]

@@ -75,8 +75,10 @@ def gesturenet_spec(splits: Path, epochs: int, input_size: int) -> dict[str, Any
     (an interrupted demo resumes)."""
     from graft.tasks.gesturenet.recipe import demo_spec
 
-    spec = demo_spec(str(splits / "train.json"), str(splits / "val.json"),
-                     input_size=input_size, epochs=epochs)
+    spec = demo_spec(input_size=input_size, epochs=epochs)
+    # Path values: write_spec makes them relative to the spec's folder (a str would be
+    # taken as already relative to it and resolved twice)
+    spec["data"].update(train_file=splits / "train.json", val_file=splits / "val.json")
     spec["trainer"]["checkpoint_interval"] = 1
     return spec
 
