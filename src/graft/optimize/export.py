@@ -92,6 +92,7 @@ class ExportOptions:
     comparator: Comparator | None = None  # default: every output element by element
     allow_parity_mismatch: bool = False  # write an FP32/FP16 export that fails the gate
     engine_file: str | Path | None = None  # also build this TensorRT engine
+    engine_data_type: DataType | None = None  # the engine's precision (default: data_type)
     max_batch_size: int = 16  # the engine's largest batch
     opset: int = DEFAULT_OPSET
     exporter: Exporter = "auto"
@@ -156,6 +157,12 @@ def resolve_options(options: ExportOptions, manifest: Manifest | Mapping[str, An
     o = replace(options)
     if o.data_type not in DATA_TYPES:
         raise UserError(f"unknown data type {o.data_type!r}", "use fp32, fp16 or int8")
+    if o.engine_data_type not in (None, *DATA_TYPES):
+        raise UserError(f"unknown engine data type {o.engine_data_type!r}",
+                        "use fp32, fp16 or int8")
+    if o.engine_data_type == "int8" and o.data_type != "int8":
+        raise UserError("an INT8 engine takes its scales from the QDQ nodes of an INT8 export",
+                        "export with data type int8 (calibrated), or build an fp16 engine")
     from_task = o.input_shape is None and o.example_inputs is None
     if from_task:
         if task is None:
@@ -228,6 +235,10 @@ def export_onnx(module: nn.Module, manifest: Manifest | Mapping[str, Any], outpu
                         "train it (the first batch calibrates) or call "
                         "graft.optimize.quantize.calibrate_qat before exporting")
     o = resolve_options(options or ExportOptions(), manifest, task, qat, console)
+    if o.engine_file:  # fail before anything is traced or written, not after the ONNX
+        from graft.runtime.trt_backend import import_tensorrt
+
+        import_tensorrt()
     names = {"input_names": o.input_names, "output_names": o.output_names}
 
     module = module.eval().cpu().float()
@@ -300,14 +311,15 @@ def export_onnx(module: nn.Module, manifest: Manifest | Mapping[str, Any], outpu
     if o.engine_file:
         from graft.optimize.tensorrt import build_engine, write_engine_description
 
-        build_engine(output, o.engine_file, data_type=o.data_type,
+        engine_type = o.engine_data_type or o.data_type
+        build_engine(output, o.engine_file, data_type=engine_type,
                      input_shape=tuple(shape), max_batch_size=o.max_batch_size,
-                     console=console)
+                     axes=o.dynamic_axes, console=console)
         report.engine_file = str(o.engine_file)
-        write_engine_description(o.engine_file, meta, dict(zip(o.input_names, examples,
-                                                               strict=True)),
+        write_engine_description(o.engine_file, {**meta, "data_type": engine_type},
+                                 dict(zip(o.input_names, examples, strict=True)),
                                  dict(zip(o.output_names, produced, strict=True)),
-                                 o.dynamic_axes, o.max_batch_size)
+                                 o.dynamic_axes, o.max_batch_size if batched else 0)
     write_json(parity_path(output), report.to_dict())
     return report
 
