@@ -2,7 +2,9 @@
 
 Inputs and outputs live in torch CUDA tensors on the runner's device; the engine's metadata comes
 from the ``ENGINE.json`` that ``graft TASK export --engine_file`` writes beside it, and its
-largest batch from the engine's optimization profile.
+largest batch from the engine's optimization profile. Outputs whose shape depends on the data
+(-1 once the input shapes are set, e.g. Mask R-CNN's detections) are allocated while the engine
+runs through an ``IOutputAllocator`` (:mod:`graft.runtime.trt_outputs`); the others up front.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from graft.errors import UserError, require_file
 from graft.runtime.backend import Backend, TensorInfo, complete_axes, is_batched, resolve_device
 from graft.runtime.metadata import recorded_axes, sidecar_path
+from graft.runtime.trt_outputs import DynamicOutputs, tensorrt_allocator
 
 INSTALL_HINT = "install the TensorRT extra: pip install 'graft[tensorrt]' (needs an NVIDIA GPU)"
 
@@ -38,6 +41,17 @@ def import_tensorrt() -> Any:
     return trt
 
 
+def init_plugins(trt: Any, logger: Any) -> None:
+    """Register TensorRT's standard plugins once: ONNX ``RoiAlign`` parses into the
+    ``ROIAlign_TRT`` plugin, and an engine holding it only deserializes with it registered."""
+    global _PLUGINS_READY
+    if not _PLUGINS_READY:
+        _PLUGINS_READY = bool(trt.init_libnvinfer_plugins(logger, ""))
+
+
+_PLUGINS_READY = False
+
+
 def _torch_dtype(trt: Any, dtype: Any) -> torch.dtype:
     return torch.from_numpy(np.zeros(0, trt.nptype(dtype))).dtype
 
@@ -56,7 +70,9 @@ class TensorRTBackend(Backend):
         self.device = resolve_device("cuda" if str(device or "auto") == "auto" else device)
         self._trt = trt
         with torch.cuda.device(self.device):
-            runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+            logger = trt.Logger(trt.Logger.WARNING)
+            init_plugins(trt, logger)
+            runtime = trt.Runtime(logger)
             self.engine = runtime.deserialize_cuda_engine(self.path.read_bytes())
             if self.engine is None:
                 raise UserError(f"TensorRT cannot load {self.path}",
@@ -84,6 +100,9 @@ class TensorRTBackend(Backend):
         elif batched:  # the optimization profile's largest batch
             self.max_batch = min(int(self.engine.get_tensor_profile_shape(i.name, 0)[2][0])
                                  for i in batched)
+        self._dynamic = DynamicOutputs({o.name: _torch_dtype(trt, self.engine.get_tensor_dtype(
+            o.name)) for o in self.outputs}, self.device)
+        self._allocator = tensorrt_allocator(trt, self._dynamic)
 
     def run(self, feed: dict[str, Any]) -> dict[str, torch.Tensor]:
         trt, ctx = self._trt, self.context
@@ -97,14 +116,24 @@ class TensorRTBackend(Backend):
                 ctx.set_input_shape(i.name, tuple(x.shape))
                 ctx.set_tensor_address(i.name, x.data_ptr())
                 keep.append(x)
-            outs = {}
+            outs, dynamic = {}, []
+            self._dynamic.start_run()
             for o in self.outputs:
-                dtype = _torch_dtype(trt, self.engine.get_tensor_dtype(o.name))
-                outs[o.name] = torch.empty(tuple(ctx.get_tensor_shape(o.name)), dtype=dtype,
-                                           device=self.device)
+                shape = tuple(ctx.get_tensor_shape(o.name))
+                if any(d < 0 for d in shape):  # data dependent: sized while the engine runs
+                    if not ctx.set_output_allocator(o.name, self._allocator):
+                        raise RuntimeError(f"TensorRT refused an output allocator for {o.name}")
+                    dynamic.append(o.name)
+                    continue
+                dtype = self._dynamic.dtypes[o.name]
+                outs[o.name] = torch.empty(shape, dtype=dtype, device=self.device)
                 ctx.set_tensor_address(o.name, outs[o.name].data_ptr())
             stream = torch.cuda.current_stream(self.device)
             if not ctx.execute_async_v3(stream.cuda_stream):
-                raise RuntimeError(f"TensorRT execution of {self.path} failed")
+                raise RuntimeError(f"TensorRT execution of {self.path} failed"
+                                   + "".join(f"; {f}" for f in self._dynamic.failures))
             stream.synchronize()
-        return outs
+            if dynamic:  # copies: the next run reuses the allocator's buffers
+                views = self._dynamic.views(dynamic)
+                outs.update({n: views[n].clone() for n in dynamic})
+        return {o.name: outs[o.name] for o in self.outputs}
