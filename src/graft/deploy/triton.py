@@ -108,6 +108,21 @@ def _engine_io(path: Path) -> ModelIO:
                    info.get("max_batch_size"))
 
 
+def recorded_batching(io: ModelIO) -> bool | None:
+    """Whether every tensor has a batch axis by the dynamic axes graft's export recorded
+    (Mask R-CNN's single image has none: axis 0 of its outputs counts detections); None for a
+    model without that record."""
+    from graft.runtime.backend import complete_axes, is_batched
+    from graft.runtime.metadata import recorded_axes
+
+    declared = recorded_axes(io.metadata)
+    inputs, outputs = [t.name for t in io.inputs], [t.name for t in io.outputs]
+    if declared is None or not set(declared) <= set(inputs) | set(outputs):
+        return None
+    axes = complete_axes(inputs, outputs, declared)
+    return all(is_batched(axes[n]) for n in inputs + outputs)
+
+
 def model_io(path: str | Path) -> ModelIO:
     p = require_file(path, "model")
     if p.suffix.lower() == ".onnx":
@@ -185,23 +200,32 @@ def render_config(name: str, io: ModelIO, max_batch_size: int,
     return "\n".join(lines) + "\n"
 
 
-def write_repository(model: str | Path, repo: str | Path, name: str, max_batch_size: int = 16,
-                     dynamic_batching: bool = False, version: int = 1, *,
+def write_repository(model: str | Path, repo: str | Path, name: str,
+                     max_batch_size: int | None = None, dynamic_batching: bool = False,
+                     version: int = 1, *,
                      preferred_batch_size: list[int] | None = None,
                      max_queue_delay_us: int | None = None, runtime: str = "onnxruntime",
                      instances: int = 1) -> Path:
     """Write ``REPO/NAME/{config.pbtxt, VERSION/model.*}``; returns the model directory.
 
+    ``max_batch_size`` None: 16 for a model with a batch axis, 0 for one without (Mask R-CNN).
     ``runtime``: ``onnxruntime`` (or ``tensorrt`` for an engine: the file decides) or
     ``python`` (Triton's Python backend running the ONNX model, see the module docstring)."""
     if not _NAME.match(name):
         raise UserError(f"model name {name!r} has characters Triton paths cannot hold",
                         "use letters, digits, '_', '-' and '.'")
-    if max_batch_size < 0:
+    if max_batch_size is not None and max_batch_size < 0:
         raise UserError(f"--max_batch_size must be >= 0, got {max_batch_size}")
     check_output_dir(repo, "model repository (-o)")
     io = model_io(model)
-    batchable = all(t.shape and t.shape[0] == -1 for t in io.inputs + io.outputs)
+    recorded = recorded_batching(io)
+    batchable = recorded if recorded is not None else all(
+        t.shape and t.shape[0] == -1 for t in io.inputs + io.outputs)
+    if max_batch_size is None:
+        max_batch_size = 16 if batchable else 0
+    if max_batch_size > 0 and recorded is False:
+        raise UserError(f"{model} has no batch axis (one sample a request), so Triton cannot "
+                        "batch it", "pass --max_batch_size 0 (its default)")
     if max_batch_size > 0 and not batchable:
         raise UserError(f"{model} has a fixed batch size, so Triton cannot batch it",
                         "pass --max_batch_size 0, or re-export it "
@@ -250,8 +274,9 @@ def triton_command(
     model: Path = typer.Option(..., "--model", "-m", help="Exported model: .onnx or .engine."),
     output: Path = typer.Option(..., "--output", "-o", help="Model repository directory."),
     name: str = typer.Option(..., "--name", help="Model name in the repository."),
-    max_batch_size: int = typer.Option(16, "--max_batch_size",
-                                       help="Largest batch Triton sends (0: no batching)."),
+    max_batch_size: int | None = typer.Option(
+        None, "--max_batch_size", help="Largest batch Triton sends (0: no batching; default "
+        "16, or 0 for a model without a batch axis such as Mask R-CNN)."),
     dynamic_batching: bool = typer.Option(False, "--dynamic_batching",
                                           help="Let Triton merge requests into batches."),
     preferred_batch_size: list[int] = typer.Option(
