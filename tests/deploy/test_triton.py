@@ -101,6 +101,47 @@ def test_engine_repository_uses_the_engine_description(tmp_path) -> None:
         write_repository(engine, tmp_path / "repo", "bpnet")
 
 
+def _mask_rcnn_engine(tmp_path):
+    """An engine described the way `graft mask_rcnn export --engine_file` writes it: one
+    (3, H, W) image, no batch axis, one row per detection on every output."""
+    engine = tmp_path / "towers.engine"
+    engine.write_bytes(b"mask-rcnn-engine")
+    axes = {"image": {}, **{n: {"0": "detections"} for n in ("boxes", "labels", "scores",
+                                                            "masks")}}
+    sidecar_path(engine).write_text(json.dumps({
+        "metadata": {"task": "mask_rcnn", "classes": ["tower"], "dynamic_axes": axes,
+                     "input_names": ["image"], "data_type": "fp16"},
+        "max_batch_size": 0,
+        "inputs": [{"name": "image", "dtype": "float32", "shape": [3, 64, 80]}],
+        "outputs": [{"name": "boxes", "dtype": "float32", "shape": [-1, 4]},
+                    {"name": "labels", "dtype": "int64", "shape": [-1]},
+                    {"name": "scores", "dtype": "float32", "shape": [-1]},
+                    {"name": "masks", "dtype": "float32", "shape": [-1, 1, 64, 80]}]}))
+    return engine
+
+
+def test_an_engine_without_a_batch_axis_gets_max_batch_size_0(tmp_path) -> None:
+    engine = _mask_rcnn_engine(tmp_path)
+    app = typer.Typer()
+    app.command()(triton_command)
+    result = CliRunner().invoke(app, ["-m", str(engine), "-o", str(tmp_path / "repo"),
+                                      "--name", "towers"])  # no --max_batch_size: its default
+    assert result.exit_code == 0, result.output
+    cfg = _parse(tmp_path / "repo" / "towers" / "config.pbtxt")
+    assert cfg.platform == "tensorrt_plan" and cfg.max_batch_size == 0
+    assert [(i.name, list(i.dims)) for i in cfg.input] == [("image", [3, 64, 80])]
+    assert [(o.name, o.data_type, list(o.dims)) for o in cfg.output] == [
+        ("boxes", model_config_pb2.TYPE_FP32, [-1, 4]),
+        ("labels", model_config_pb2.TYPE_INT64, [-1]),
+        ("scores", model_config_pb2.TYPE_FP32, [-1]),
+        ("masks", model_config_pb2.TYPE_FP32, [-1, 1, 64, 80])]
+    assert not cfg.HasField("dynamic_batching")
+    assert (tmp_path / "repo" / "towers" / "1" / "model.plan").read_bytes() == \
+        b"mask-rcnn-engine"
+    with pytest.raises(UserError, match="no batch axis"):  # axis 0 counts detections
+        write_repository(engine, tmp_path / "repo2", "towers", max_batch_size=4)
+
+
 def test_bad_requests_are_user_errors(tmp_path, onnx_model) -> None:
     with pytest.raises(UserError, match="characters"):
         write_repository(onnx_model, tmp_path / "repo", "a/b")
