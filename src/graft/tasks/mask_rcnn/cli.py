@@ -137,28 +137,49 @@ def export(model: Path = MODEL,
            allow_parity_mismatch: bool = typer.Option(
                False, "--allow_parity_mismatch", help="Write the export even if it does not "
                "match PyTorch on onnxruntime."),
+           engine_file: Path | None = typer.Option(
+               None, "--engine_file", help="Also build this TensorRT engine (and its "
+               "ENGINE.json for `graft deploy triton`); needs TensorRT and a GPU."),
+           data_type: str = typer.Option(
+               "fp32", "--data_type", help="The engine's precision: fp32 | fp16 (the ONNX "
+               "stays fp32; int8 has no calibration path for Mask R-CNN)."),
            key: str | None = KEY) -> None:
     """Export to ONNX for one fixed image size (boxes, labels, scores, masks; any number of
-    detections, zero included) and check it against PyTorch on onnxruntime.
+    detections, zero included) and check it against PyTorch on onnxruntime. --engine_file
+    also builds a TensorRT engine from it; TensorRT may reject the graph's mask-pasting Loop
+    (a loop-carried tensor that grows; see graft.tasks.mask_rcnn.export).
 
     Example: graft mask_rcnn export -m model.graft -o model.onnx -i data/towers/images/00000.png
+    --engine_file model.engine --data_type fp16
     """
     from graft.api import load
     from graft.data.images import read_rgb
     from graft.errors import UserError
     from graft.fsutil import check_output_file
-    from graft.tasks.mask_rcnn.export import export_model
+    from graft.optimize.cli import check_outputs
+    from graft.optimize.export import parity_path
+    from graft.runtime.metadata import sidecar_path
+    from graft.tasks.mask_rcnn.export import check_engine_request, export_model
 
+    check_outputs(model, {"-o": output, "parity report": parity_path(output),
+                          "--engine_file": engine_file,
+                          "engine metadata": sidecar_path(engine_file) if engine_file else None})
     check_output_file(output, "output file (-o)")
+    if engine_file is not None:
+        check_output_file(engine_file, "engine file (--engine_file)")
+    check_engine_request(engine_file, data_type)  # before loading or writing anything
     m = load(model, key=key)
     if m.manifest.task != "mask_rcnn":
         raise UserError(f"{model} is a {m.manifest.task!r} model", "pass a mask_rcnn model")
     report = export_model(m, output, read_rgb(image) if image is not None else None,
-                          allow_parity_mismatch)
+                          allow_parity_mismatch, engine_file=engine_file, data_type=data_type)
     worst = max((p.max_abs_diff for p in report.parity), default=0.0)
     console.print(f"wrote {output} (input image {report.input_shape}, opset {report.opset}); "
                   f"onnxruntime vs PyTorch: max |diff| {worst:.2e}, "
                   f"{'passed' if report.passed else 'FAILED'}")
+    if report.engine_file:
+        console.print(f"wrote TensorRT {data_type} engine {report.engine_file} and "
+                      f"{sidecar_path(report.engine_file)}")
 
 
 def build_app(task: Task) -> typer.Typer:
