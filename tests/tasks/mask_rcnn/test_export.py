@@ -57,3 +57,36 @@ def test_exported_graph_runs_an_image_without_detections(model_file: Path, tmp_p
     session = ort.InferenceSession(str(tmp_path / "none.onnx"))
     outs = session.run(None, {"image": np.full((3, 64, 64), 0.5, np.float32)})
     assert [o.shape[0] for o in outs] == [0, 0, 0, 0]
+
+
+def _nodes(graph):
+    """Every node, also those inside If branches and Loop bodies."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            if attr.g.node:
+                yield from _nodes(attr.g)
+
+
+def test_exported_ops_are_the_ones_checked_against_tensorrts_operator_list(
+        model_file: Path, tmp_path: Path):
+    """The export module's TensorRT notes hold for exactly these op types: a new one fails
+    here until it is checked too. The mask-pasting Loop the notes warn about is asserted as
+    described: its carried tensor is concatenated to, so its shape changes every iteration."""
+    import onnx
+
+    from graft.tasks.mask_rcnn.export import CHECKED_OPS
+
+    export_model(load(model_file), tmp_path / "m.onnx")
+    graph = onnx.load(str(tmp_path / "m.onnx")).graph
+    ops = {n.op_type for n in _nodes(graph)}
+    assert ops <= CHECKED_OPS, sorted(ops - CHECKED_OPS)
+    assert {"RoiAlign", "NonZero", "TopK", "Loop", "If"} <= ops
+    growing = []
+    for loop in (n for n in graph.node if n.op_type == "Loop"):
+        body = loop.attribute[0].g
+        carried = [i.name for i in body.input[2:]]
+        growing += [c for c in carried for n in body.node
+                    if n.op_type == "Concat" and c in n.input
+                    and n.output[0] in {o.name for o in body.output}]
+    assert growing, "the mask-pasting Loop no longer grows a carried tensor: update the notes"
