@@ -1,11 +1,16 @@
-"""Optimization-profile shapes per engine input (pure: no TensorRT needed)."""
+"""What the TensorRT builder decides without TensorRT: optimization-profile shapes per input
+and the ENGINE.json beside an engine (the build itself needs a GPU and is not run here)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import torch
 
 from graft.errors import UserError
-from graft.optimize.tensorrt import profile_shapes
+from graft.optimize.tensorrt import profile_shapes, write_engine_description
+from graft.runtime.metadata import sidecar_path
 
 
 def test_batched_input_spans_batches_one_to_max() -> None:
@@ -45,3 +50,22 @@ def test_a_batched_input_needs_a_sane_batch_range(opt: int, largest: int) -> Non
     with pytest.raises(UserError, match="max_batch_size"):
         profile_shapes("input", (-1, 3, 8, 8), batched=True, input_shape=(3, 8, 8),
                        opt_batch=opt, max_batch=largest)
+
+
+def test_engine_description_of_an_unbatched_detector(tmp_path) -> None:
+    """Mask R-CNN's engine: the image keeps its shape, every output has -1 on its
+    detections axis, and max_batch_size 0 says there is no batch axis."""
+    axes = {"image": {}, "boxes": {0: "detections"}, "labels": {0: "detections"},
+            "masks": {0: "detections"}}
+    path = write_engine_description(
+        tmp_path / "m.engine", {"task": "mask_rcnn", "data_type": "fp16"},
+        {"image": torch.zeros(3, 64, 80)},
+        {"boxes": torch.zeros(5, 4), "labels": torch.zeros(5, dtype=torch.int64),
+         "masks": torch.zeros(0, 1, 64, 80)}, axes, max_batch_size=0)
+    assert path == sidecar_path(tmp_path / "m.engine")
+    info = json.loads(path.read_text())
+    assert info["max_batch_size"] == 0 and info["metadata"]["data_type"] == "fp16"
+    assert info["inputs"] == [{"name": "image", "dtype": "float32", "shape": [3, 64, 80]}]
+    assert [(t["name"], t["dtype"], t["shape"]) for t in info["outputs"]] == [
+        ("boxes", "float32", [-1, 4]), ("labels", "int64", [-1]),
+        ("masks", "float32", [-1, 1, 64, 80])]
