@@ -26,7 +26,9 @@ tests list (:data:`CHECKED_OPS`): every op is marked supported, but
   there until that loop is rewritten (e.g. masks returned at 28x28 and pasted outside);
 * ``RoiAlign`` becomes the ``ROIAlign_TRT`` plugin (the builder registers the standard
   plugins); ``NonZero`` takes bool input in the importer although the table lists FP32/FP16;
-  ``TopK`` needs K < 3840 (the RPN's pre-NMS top-k here is far smaller).
+  ``TopK`` needs K < 3840 (the RPN's pre-NMS top-k here is far smaller); the two ``If``
+  nodes (NMS skipped on no boxes) meet their rule: both branches give rank-1 int64 tensors
+  under different names.
 """
 
 from __future__ import annotations
