@@ -193,10 +193,9 @@ def test_pruned_export_matches_on_onnxruntime_with_and_without_detections(
     from graft.deploy.triton import write_repository
     from graft.errors import UserError
 
-    with pytest.raises(UserError, match="fixed batch size"):
-        write_repository(tmp_path / "p.onnx", tmp_path / "repo0", "mask_rcnn")
-    model_dir = write_repository(tmp_path / "p.onnx", tmp_path / "repo", "mask_rcnn",
-                                 max_batch_size=0)
+    with pytest.raises(UserError, match="no batch axis"):
+        write_repository(tmp_path / "p.onnx", tmp_path / "repo0", "mask_rcnn", max_batch_size=4)
+    model_dir = write_repository(tmp_path / "p.onnx", tmp_path / "repo", "mask_rcnn")  # 0
     cfg = text_format.Parse((model_dir / "config.pbtxt").read_text(), pb.ModelConfig())
     assert cfg.platform == "onnxruntime_onnx" and cfg.max_batch_size == 0
     assert [(i.name, list(i.dims)) for i in cfg.input] == [("image", [3, 64, 64])]
