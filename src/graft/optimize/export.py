@@ -90,6 +90,7 @@ class ExportOptions:
     atol: float | None = None  # parity tolerances; None: the data type's default
     rtol: float | None = None
     comparator: Comparator | None = None  # default: every output element by element
+    metadata: dict[str, Any] | None = None  # facts of this export for the ONNX / ENGINE.json
     allow_parity_mismatch: bool = False  # write an FP32/FP16 export that fails the gate
     engine_file: str | Path | None = None  # also build this TensorRT engine
     engine_data_type: DataType | None = None  # the engine's precision (default: data_type)
@@ -284,7 +285,8 @@ def export_onnx(module: nn.Module, manifest: Manifest | Mapping[str, Any], outpu
             if report.calibration["reused_cache"]:
                 console.print(f"reused the calibration cache {cal.cache_file} "
                               "(delete it to recalibrate)")
-        extra = task.export_metadata(manifest) if task is not None else {}
+        extra = {**(task.export_metadata(manifest) if task is not None else {}),
+                 **(o.metadata or {})}
         meta = model_metadata(manifest, **names, dynamic_axes=o.dynamic_axes,
                               data_type=o.data_type, input_shape=o.input_shape, qat=qat,
                               extra=extra)
