@@ -106,7 +106,7 @@ def compare(name: str, inputs: str, got: np.ndarray, want: np.ndarray,
     row = OutputParity(name, inputs, float(np.abs(g - w).max(initial=0.0)),
                        float(np.abs(w).max(initial=0.0)))
     row.cosine, row.relative_error = _per_sample(g, w)
-    if w.ndim == 2 and w.shape[1] > 1:
+    if w.ndim == 2 and w.shape[1] > 1 and len(w):  # none for zero rows (no detections)
         row.top1_agreement = float((g.argmax(axis=1) == w.argmax(axis=1)).mean())
     if np.isnan(g).any() or np.isnan(w).any():
         row.max_abs_diff = float("nan")
