@@ -143,14 +143,22 @@ def export(model: Path = MODEL,
            data_type: str = typer.Option(
                "fp32", "--data_type", help="The engine's precision: fp32 | fp16 (the ONNX "
                "stays fp32; int8 has no calibration path for Mask R-CNN)."),
+           mask_output: str | None = typer.Option(
+               None, "--mask_output", "--mask-output", help="image: masks pasted into the "
+               "image, (N, 1, H, W); roi: the mask head's (N, 1, 28, 28) per detection over "
+               "its box, to paste downstream (graft.tasks.mask_rcnn.export.paste_masks), as "
+               "TAO's export does. Default: roi with --engine_file, image otherwise."),
            key: str | None = KEY) -> None:
     """Export to ONNX for one fixed image size (boxes, labels, scores, masks; any number of
     detections, zero included) and check it against PyTorch on onnxruntime. --engine_file
-    also builds a TensorRT engine from it; TensorRT may reject the graph's mask-pasting Loop
-    (a loop-carried tensor that grows; see graft.tasks.mask_rcnn.export).
+    also builds a TensorRT engine from it, with roi masks by default: the image masks' pasting
+    Loop grows a loop-carried tensor, which TensorRT is expected to reject (see
+    graft.tasks.mask_rcnn.export). The metadata's mask_output says which masks were exported.
 
     Example: graft mask_rcnn export -m model.graft -o model.onnx -i data/towers/images/00000.png
     --engine_file model.engine --data_type fp16
+
+    Example: graft mask_rcnn export -m model.graft -o model_roi.onnx --mask_output roi
     """
     from graft.api import load
     from graft.data.images import read_rgb
@@ -159,7 +167,7 @@ def export(model: Path = MODEL,
     from graft.optimize.cli import check_outputs
     from graft.optimize.export import parity_path
     from graft.runtime.metadata import sidecar_path
-    from graft.tasks.mask_rcnn.export import check_engine_request, export_model
+    from graft.tasks.mask_rcnn.export import check_engine_request, export_model, mask_output_for
 
     check_outputs(model, {"-o": output, "parity report": parity_path(output),
                           "--engine_file": engine_file,
@@ -168,13 +176,17 @@ def export(model: Path = MODEL,
     if engine_file is not None:
         check_output_file(engine_file, "engine file (--engine_file)")
     check_engine_request(engine_file, data_type)  # before loading or writing anything
+    mask_output_for(mask_output, engine_file)
     m = load(model, key=key)
     if m.manifest.task != "mask_rcnn":
         raise UserError(f"{model} is a {m.manifest.task!r} model", "pass a mask_rcnn model")
     report = export_model(m, output, read_rgb(image) if image is not None else None,
-                          allow_parity_mismatch, engine_file=engine_file, data_type=data_type)
+                          allow_parity_mismatch, engine_file=engine_file, data_type=data_type,
+                          mask_output=mask_output)
     worst = max((p.max_abs_diff for p in report.parity), default=0.0)
-    console.print(f"wrote {output} (input image {report.input_shape}, opset {report.opset}); "
+    kind = mask_output_for(mask_output, engine_file)
+    console.print(f"wrote {output} ({kind} masks, input image {report.input_shape}, opset "
+                  f"{report.opset}); "
                   f"onnxruntime vs PyTorch: max |diff| {worst:.2e}, "
                   f"{'passed' if report.passed else 'FAILED'}")
     if report.engine_file:
