@@ -274,3 +274,31 @@ def test_fp16_clamping_warnings_are_counted_not_printed(tmp_path, recwarn) -> No
     assert not [w for w in recwarn if "truncated" in str(w.message)]
     saved = json.loads(parity_path(tmp_path / "c.onnx").read_text())
     assert saved["fp16_conversion"]["clamped"] == report.fp16_conversion["clamped"]
+
+
+def test_export_options_metadata_joins_the_tasks_in_the_onnx(tmp_path) -> None:
+    """A fact of one export (mask_rcnn's mask_output) is recorded beside the task's hook's,
+    and wins over it when both name the same key."""
+
+    class FactTask(ToyTask):
+        def export_metadata(self, manifest) -> dict:
+            return {"head": "task", "kept": 1}
+
+    out = tmp_path / "m.onnx"
+    export_onnx(TwoStage().eval(), manifest_for("two_stage"), out, ExportOptions(
+        exporter="torchscript", metadata={"head": "export", "mask_output": "roi"}),
+        task=FactTask())
+    meta = load_runner(out).metadata
+    assert (meta["head"], meta["kept"], meta["mask_output"]) == ("export", 1, "roi")
+
+
+def test_outputs_with_zero_rows_compare_without_warnings(recwarn) -> None:
+    """An image without detections: (0, 4) boxes match, no top-1 agreement of nothing."""
+    from graft.optimize.parity import compare, criterion
+
+    row = compare("boxes", "random", np.zeros((0, 4), np.float32),
+                  np.zeros((0, 4), np.float32), criterion("fp32"))
+    assert row.passed and row.top1_agreement is None and len(recwarn) == 0
+    bad = compare("boxes", "random", np.zeros((1, 4), np.float32),
+                  np.zeros((0, 4), np.float32), criterion("fp32"))
+    assert bad.passed is False and "shape" in bad.note
