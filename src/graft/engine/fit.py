@@ -23,6 +23,7 @@ from graft.engine.callbacks import ExceptionRecorder, JsonlMetricsLogger, RngSta
 from graft.engine.checkpoints import GraftCheckpointIO, OnSaved, checkpoint_callbacks
 from graft.engine.config import TrainerSpec
 from graft.engine.evaluation import EpochEvaluation, EvaluationCallback
+from graft.engine.progress import progress_bar
 from graft.errors import UserError
 
 ACCELERATORS = ("auto", "cpu", "gpu")
@@ -181,9 +182,7 @@ def fit(
                                    *([evaluating] if evaluating else []),  # logs before the
                                    JsonlMetricsLogger(results_dir / "metrics.jsonl")]  # writer
     if launch.progress:
-        from lightning.pytorch.callbacks import RichProgressBar
-
-        callbacks.append(RichProgressBar(leave=True))
+        callbacks.append(progress_bar())
     strategy: Any = "auto"
     if launch.gpus > 1 or launch.num_nodes > 1:
         from lightning.pytorch.strategies import DDPStrategy
