@@ -32,8 +32,10 @@ def _loader() -> DataLoader:
 
 
 def test_metrics_text_keeps_epoch_means_at_the_end_and_steps_within():
-    m = {"train/loss_step": 2.0, "train/loss_epoch": 1.5, "val/AP": 0.25, "lr": 0.1}
-    assert metrics_text(m, ("train/", "val/")) == "train/loss_epoch 1.5, val/AP 0.25"
+    m = {"train/loss_step": 2.0, "train/loss_epoch": 1.5, "train/loss": 2.0, "val/AP": 0.25,
+         "train/loss_mask": 0.5, "lr": 0.1}
+    assert metrics_text(m, ("train/", "val/")) == (
+        "train/loss_epoch 1.5, train/loss_mask 0.5, val/AP 0.25")
     assert metrics_text(m, ("train/",), within_epoch=True) == "train/loss_step 2"
 
 

@@ -21,12 +21,17 @@ from graft.console import console
 
 def metrics_text(metrics: dict[str, Any], prefixes: tuple[str, ...], within_epoch: bool = False
                  ) -> str:
-    """``name value`` pairs of the metrics starting with one of ``prefixes``, name-sorted. At an
-    epoch's end the step values (``*_step``) are left out, the epoch's means say more; within an
-    epoch the previous epoch's means (``*_epoch``) are, they would read as current."""
-    skip = "_epoch" if within_epoch else "_step"
-    keys = sorted(k for k in metrics if k.startswith(prefixes) and not k.endswith(skip))
-    return ", ".join(f"{k} {float(metrics[k]):.4g}" for k in keys)
+    """``name value`` pairs of the metrics starting with one of ``prefixes``, name-sorted.
+
+    Within an epoch only the step values (``*_step``) are current: everything else still holds
+    the previous epoch's means. At an epoch's end the step values are left out (the means say
+    more) and so is ``x`` when ``x_epoch`` exists (Lightning logs both for one value)."""
+    keys = [k for k in metrics if k.startswith(prefixes)]
+    if within_epoch:
+        keys = [k for k in keys if k.endswith("_step")]
+    else:
+        keys = [k for k in keys if not k.endswith("_step") and f"{k}_epoch" not in metrics]
+    return ", ".join(f"{k} {float(metrics[k]):.4g}" for k in sorted(keys))
 
 
 def epoch_line(epoch: int, epochs: int, steps: int, seconds: float,
