@@ -10,9 +10,10 @@
    and COCO AP.
 5. ``detection``: DetectNet_v2 (ResNet-18) on generated aerial aircraft: label round trip,
    train, evaluate, prune, retrain, ONNX FP32/INT8 on onnxruntime, rendered detections.
-6. ``segmentation`` (opt-in): Mask R-CNN (EfficientNet-Lite0 FPN from ImageNet weights) on
-   generated telecom towers; COCO bbox and mask AP; rendered masks.
-7. ``gesture`` (not in the default set: about 10 more minutes on a CPU): the hand-gesture
+6. ``segmentation`` (not in the default set: about 10 more minutes on a CPU): Mask R-CNN
+   (EfficientNet-Lite0 FPN from ImageNet weights) on generated telecom towers; COCO bbox and
+   mask AP; rendered masks.
+7. ``gesture`` (not in the default set: about 8 more minutes on a CPU): the hand-gesture
    app on generated hands: hand detector (DetectNet_v2) mAP50, GestureNet top-1 on an unseen
    user, the app on a clip (annotated mp4, JSONL, FPS per stage) and its per-frame gesture
    accuracy with the confusion matrix.
@@ -37,9 +38,9 @@ from graft.errors import UserError
 
 WORKFLOWS = ("classification", "optimize", "pose", "pose_optimize", "detection", "segmentation",
              "gesture")
-# pose_optimize is left out of the default set: about 21 more minutes on a CPU; segmentation
-# until its full-size run is measured within about 10 minutes (graft.demo.segmentation); gesture
-# likewise (graft.demo.gesture)
+# left out of the default set for the minutes they add to make demo on a 2-core CPU:
+# pose_optimize about 21, segmentation about 10 (graft.demo.segmentation), gesture about 8
+# (graft.demo.gesture)
 DEFAULT_WORKFLOWS = ("classification", "optimize", "pose", "detection")
 NEEDS = {"optimize": "classification", "pose_optimize": "pose"}  # starts from that one's model
 
@@ -114,7 +115,10 @@ def demo(
     Example (the gesture app: hand detector, GestureNet, the app on a clip):
     graft demo -o demo_runs --workflows gesture
 
-    Example (all four, with prune -> retrain -> INT8 of the pose model):
+    Example (Mask R-CNN on generated towers: train, bbox and mask AP, rendered masks):
+    graft demo -o demo_runs --workflows segmentation
+
+    Example (the pose model pruned, retrained and run as INT8 ONNX too):
     graft demo -o demo_runs --workflows classification,optimize,pose_optimize
     """
     from graft.demo import (
