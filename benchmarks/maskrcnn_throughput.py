@@ -12,7 +12,8 @@ trained model's handful; the JSON records the mean count).
 - training: ``net(images, targets)`` -> five losses -> backward -> SGD step, on ``--batch-size``
   in-memory images at ``--size`` with ``--objects`` random boxes and box-shaped masks each;
 - inference: ``torch.inference_mode`` on one image at a time (the export's fixed batch of one),
-  and the ONNX export (:func:`graft.tasks.mask_rcnn.export.export_model`, parity-checked) on
+  and the ONNX exports (:func:`graft.tasks.mask_rcnn.export.export_model`, parity-checked;
+  masks pasted into the image, and ``--mask_output roi``'s 28x28 per detection) on
   onnxruntime (CUDA provider where it exists).
 
 Wall-clock images/s and images per process CPU-second (all threads) are printed as JSON.
@@ -147,18 +148,22 @@ def bench_model(model: GraftModel, args: argparse.Namespace, size: tuple[int, in
                               "mean_detections": round(float(np.mean(counts)), 1)}
     if not args.no_onnx:
         out["onnxruntime_inference"] = bench_onnx(model, image, args, folder / f"{tag}.onnx")
+        out["onnxruntime_inference_roi"] = bench_onnx(model, image, args,
+                                                      folder / f"{tag}_roi.onnx", "roi")
     return out
 
 
 def bench_onnx(model: GraftModel, image: torch.Tensor, args: argparse.Namespace,
-               path: Path) -> dict[str, Any]:
+               path: Path, mask_output: str = "image") -> dict[str, Any]:
+    """ORT on the export with masks pasted into the image (``image``) or the mask head's 28x28
+    per detection (``roi``, TensorRT's default: no pasting Loop in the graph)."""
     import onnxruntime as ort
 
     from graft.tasks.mask_rcnn.export import export_model
 
     model.module.cpu()
     uint8 = (image.cpu() * 255).to(torch.uint8)
-    report = export_model(model, path, uint8, allow_mismatch=True)
+    report = export_model(model, path, uint8, allow_mismatch=True, mask_output=mask_output)
     providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
                  if p in ort.get_available_providers()]
     session = ort.InferenceSession(str(path), providers=providers)
