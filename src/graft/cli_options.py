@@ -18,6 +18,20 @@ RESULTS_OPT: Path | None = typer.Option(
 MODEL: Path = typer.Option(
     ..., "-m", "--model", help="Model file (.graft; .onnx/.engine where supported)."
 )
+
+
+def model_or_url(value: str) -> Path | str:
+    """``-m``'s value for commands that run models through the shared runner: a Triton model
+    URL (``grpc://HOST:8001/NAME``) stays a string, since a Path folds its ``//``."""
+    from graft.runtime.triton_backend import is_triton_url
+
+    return value if is_triton_url(value) else Path(value)
+
+
+MODEL_OR_URL: Path = typer.Option(
+    ..., "-m", "--model", parser=model_or_url, metavar="<path|url>",
+    help="Model file (.graft, .onnx, TensorRT .engine) or a model on a Triton server: "
+    "grpc://HOST:8001/NAME, http://HOST:8000/NAME.")
 KEY: str | None = typer.Option(
     None,
     "-k",

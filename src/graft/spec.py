@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from graft.errors import UserError
 from graft.fsutil import write_text
-from graft.spec_paths import SpecPath, WeightsRef, resolve_spec_paths, spec_folder
+from graft.spec_paths import ModelPath, SpecPath, WeightsRef, resolve_spec_paths, spec_folder
 
-__all__ = ["COMMENTED", "SpecPath", "StrictModel", "WeightsRef", "dump_spec", "load_spec",
-           "read_yaml", "validate"]
+__all__ = ["COMMENTED", "ModelPath", "SpecPath", "StrictModel", "WeightsRef", "dump_spec",
+           "load_spec", "read_yaml", "validate"]
 
 # ``Field(json_schema_extra=COMMENTED)``: ``graft TASK spec`` prints the field commented out;
 # for a section whose defaults a validator derives from other keys (writing them would clash).

@@ -36,6 +36,8 @@ class PathField:
 
 SpecPath = Annotated[str, PathField()]
 WeightsRef = Annotated[str, PathField(refs=True)]
+# a model file (relative to the spec's folder) or a Triton URL (grpc://...), left as written
+ModelPath = Annotated[str, PathField(refs=True)]
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # torchvision:, catalog:, not C:\
 _ORIGINS: dict[str, str] = {}

@@ -4,15 +4,11 @@ camera index or a stream URL. Imports no torch (``--help`` and spec checks stay 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from graft.spec import StrictModel
-from graft.spec_paths import PathField, SpecPath
-
-# a file path (relative to the spec's folder) or a Triton URL, which is left as written
-ModelPath = Annotated[str, PathField(refs=True)]
+from graft.spec import ModelPath, SpecPath, StrictModel
 
 
 class ModelRef(StrictModel):

@@ -16,6 +16,7 @@ from graft.cli_options import (
     OVERRIDES,
     RESULTS,
     SPEC,
+    model_or_url,
     overrides_option,
 )
 from graft.console import console, labeled
@@ -29,8 +30,10 @@ INFER_SPEC: Path | None = typer.Option(
     help="Inference spec YAML (input_shape, keep_aspect_ratio_mode, scales, thresholds); "
     "default: TLT's single-scale settings.")
 MODEL_FILE: Path | None = typer.Option(
-    None, "-m", "--model_filename", "--model", help="Model file: .graft, or an exported .onnx / "
-    "TensorRT .engine (same metrics and outputs); overrides the inference spec's model_path.")
+    None, "-m", "--model_filename", "--model", parser=model_or_url, metavar="<path|url>",
+    help="Model file: .graft, or an exported .onnx / TensorRT .engine (same metrics and "
+    "outputs), or a Triton URL grpc://HOST:8001/NAME; overrides the inference spec's "
+    "model_path.")
 DATASET_SPEC: Path = typer.Option(..., "--dataset_spec", "--dataset-spec", "-d",
                                   help="Dataset spec (JSON/YAML, like TLT's coco_spec.json).")
 DEVICE: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N")
@@ -44,7 +47,7 @@ def _inference_setup(inference_spec: Path | None, model_file: Path | None, key: 
     from graft.tasks.bpnet.spec import InferenceSpec
 
     spec = load_spec(inference_spec, InferenceSpec, overrides)  # before torch loads: fast
-    path = model_file or (Path(spec.model_path) if spec.model_path else None)
+    path = model_file or (model_or_url(spec.model_path) if spec.model_path else None)
     if path is None:
         raise UserError("no model given", "pass -m MODEL.graft or set model_path in the spec")
     from graft.tasks.bpnet.runner import load_pose_model
@@ -52,7 +55,7 @@ def _inference_setup(inference_spec: Path | None, model_file: Path | None, key: 
     model = load_pose_model(path, key=key, device=device)
     if model.fixed_input_size is not None:
         h, w = model.fixed_input_size
-        console.print(f"{path.name}: {model.backend} model with a fixed {h}x{w} input; running "
+        console.print(f"{path}: {model.backend} model with a fixed {h}x{w} input; running "
                       "it with keep_aspect_ratio_mode pad_image_input at that size")
     return spec, model, path
 

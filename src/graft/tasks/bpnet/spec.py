@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from graft.engine.config import LRScheduleSpec, OptimizerSpec, RegularizerSpec, TrainerSpec
-from graft.spec import SpecPath, StrictModel, WeightsRef
+from graft.spec import ModelPath, SpecPath, StrictModel, WeightsRef
 from graft.tasks.bpnet.data_spec import DataloaderSpec
 
 # What the network builder (graft.tasks.bpnet.model) accepts; here so the spec loads without torch.
@@ -117,7 +117,8 @@ class DecoderSettings(StrictModel):
 class InferenceSpec(StrictModel):
     """``graft bpnet evaluate/inference --inference_spec INFER`` (TLT's fields)."""
 
-    model_path: SpecPath | None = Field(None, description="model file; -m/--model overrides it")
+    model_path: ModelPath | None = Field(None, description="model file or Triton URL "
+                                         "(grpc://HOST:8001/NAME); -m/--model overrides it")
     train_spec: SpecPath | None = Field(None, description="read for TLT compatibility; the model "
                                    "file carries its own training spec")
     input_shape: tuple[int, int] = Field(

@@ -13,7 +13,7 @@ from graft.cli_options import (
     FORCE,
     GPUS,
     KEY,
-    MODEL,
+    MODEL_OR_URL,
     NUM_NODES,
     OVERRIDES,
     RESULTS,
@@ -84,14 +84,16 @@ def build_app(task: Task) -> typer.Typer:
     @app.command()
     def evaluate(
         spec: Path = SPEC,
-        model: Path = MODEL,
+        model: Path = MODEL_OR_URL,
         key: str | None = KEY,
         results_dir: Path | None = RESULTS_OPT,
         overrides: list[str] = EVAL_OVERRIDES,
     ) -> None:
-        """Evaluate a model (.graft, .onnx or .engine) on the spec's val_dir.
+        """Evaluate a model (.graft, .onnx, .engine or a Triton URL) on the spec's val_dir.
 
         Example: graft classification evaluate -e spec.yaml -m results/model.graft -r results/eval
+
+        Example: graft classification evaluate -e spec.yaml -m grpc://triton-host:8001/classifier
         """
         parsed = _spec_first(spec, overrides, results_dir)
         from graft.tasks.classification.evaluate import evaluate as run
@@ -127,7 +129,7 @@ def build_app(task: Task) -> typer.Typer:
             "--spec",
             help="Spec (unused fields are fine; kept for TLT-compatible command lines).",
         ),
-        model: Path = MODEL,
+        model: Path = MODEL_OR_URL,
         images: Path | None = typer.Option(
             None, "-i", "--image", "--input", help="An image, a directory or a .txt list."),
         image_dir: Path | None = typer.Option(

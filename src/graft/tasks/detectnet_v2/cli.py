@@ -12,7 +12,7 @@ from graft.cli_options import (
     FORCE,
     GPUS,
     KEY,
-    MODEL,
+    MODEL_OR_URL,
     NUM_NODES,
     SPEC,
     overrides_option,
@@ -100,7 +100,7 @@ def train(spec: Path = SPEC,
         console.print(line)
 
 
-def evaluate(spec: Path = SPEC, model: Path = MODEL, key: str | None = KEY,
+def evaluate(spec: Path = SPEC, model: Path = MODEL_OR_URL, key: str | None = KEY,
              results_dir: Path | None = typer.Option(
                  None, "-r", "--results_dir", "--results-dir",
                  help="Writes results.json/.csv, PR curves, confusion matrix, coco/."),
@@ -110,6 +110,8 @@ def evaluate(spec: Path = SPEC, model: Path = MODEL, key: str | None = KEY,
     model on the spec's validation data; the threshold applies to the confusion matrix.
 
     Example: graft detectnet_v2 evaluate -e specs/train.yaml -m results/model.graft -r eval/
+
+    Example: graft detectnet_v2 evaluate -e specs/train.yaml -m grpc://triton-host:8001/detectnet
     """
     parsed = _spec(spec, overrides)
     if results_dir is not None:
@@ -121,7 +123,7 @@ def evaluate(spec: Path = SPEC, model: Path = MODEL, key: str | None = KEY,
     r = run(parsed, model, key=key, results_dir=results_dir,
             threshold=threshold, device=device, spec_name=str(spec))
     console.print(table(CLASS_COLUMNS, r["per_class"],
-                        title=f"{model.name} ({r['backend']}, {r['images']} images, "
+                        title=f"{model} ({r['backend']}, {r['images']} images, "
                               f"{r['mode']})"))
     coco = r["coco"]
     console.print(f"mAP {r['mAP']:.4f}   COCO AP50 {coco['AP50']:.4f}   AP50:95 "
@@ -131,7 +133,7 @@ def evaluate(spec: Path = SPEC, model: Path = MODEL, key: str | None = KEY,
                       "confusion_matrix.png, coco/)")
 
 
-def inference(spec: Path = SPEC, model: Path = MODEL,
+def inference(spec: Path = SPEC, model: Path = MODEL_OR_URL,
               images: Path = typer.Option(..., "-i", "--image_dir", "--input",
                                           help="An image, a folder, a .txt list of images or "
                                                "a video (.mp4, .mov, .avi, .mkv, .webm)."),

@@ -12,7 +12,7 @@ from graft.cli_options import (
     FORCE,
     GPUS,
     KEY,
-    MODEL,
+    MODEL_OR_URL,
     NUM_NODES,
     OVERRIDES,
     RESULTS,
@@ -85,12 +85,12 @@ def build_app(task: Task) -> typer.Typer:
             console.print(line)
 
     @app.command()
-    def evaluate(spec: Path = SPEC, model: Path = MODEL, key: str | None = KEY,
+    def evaluate(spec: Path = SPEC, model: Path = MODEL_OR_URL, key: str | None = KEY,
                  results_dir: Path | None = RESULTS_OPT, overrides: list[str] = OVERRIDES,
                  split: Path | None = typer.Option(None, "--split", help="A split list to "
                                                    "score (default: the spec's val_file)."),
                  ) -> None:
-        """Evaluate a model (.graft, .onnx or .engine) on users it never saw.
+        """Evaluate a model (.graft, .onnx, .engine or a Triton URL) on users it never saw.
 
         Example: graft gesturenet evaluate -e spec.yaml -m out/model.graft --split test.json
         """
@@ -108,7 +108,7 @@ def build_app(task: Task) -> typer.Typer:
 
     @app.command()
     def inference(
-        model: Path = MODEL,
+        model: Path = MODEL_OR_URL,
         inputs: Path = typer.Option(..., "-i", "--input", "--image_dir",
                                     help="A split list (.json) or a folder of label JSONs."),
         key: str | None = KEY,
