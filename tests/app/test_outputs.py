@@ -8,29 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from graft.app.outputs import JsonlWriter, Latency, Mp4Writer, annotate
+from graft.app.outputs import JsonlWriter, Latency, annotate
 from graft.app.sources import open_source
+from graft.data.video import Mp4Writer
 from tests.app.conftest import frame_of
-
-
-def test_mp4_is_written_under_a_temporary_name_then_moved(tmp_path: Path) -> None:
-    out = tmp_path / "out" / "a.mp4"
-    writer = Mp4Writer(out, fps=10)
-    for i in range(7):
-        writer.write(frame_of(i, 49, 65))  # odd sizes are made even
-    assert not out.exists()  # not finished: only a temporary
-    writer.close()
-    assert [p.name for p in out.parent.iterdir()] == ["a.mp4"]
-    frames = list(open_source(out))
-    assert len(frames) == 7 and frames[0].image.shape == (48, 64, 3)
-
-
-def test_frames_of_another_size_are_resized(tmp_path: Path) -> None:
-    writer = Mp4Writer(tmp_path / "b.mp4", fps=5)
-    writer.write(frame_of(0, 48, 64))
-    writer.write(frame_of(1, 96, 128))  # e.g. a stream that came back at another resolution
-    writer.close()
-    assert [f.image.shape for f in open_source(tmp_path / "b.mp4")] == [(48, 64, 3)] * 2
 
 
 def test_interrupted_writers_leave_valid_files(tmp_path: Path) -> None:
@@ -49,11 +30,6 @@ def test_interrupted_writers_leave_valid_files(tmp_path: Path) -> None:
     assert len(list(open_source(tmp_path / "c.mp4"))) == 5
     lines = (tmp_path / "c.jsonl").read_text().splitlines()
     assert [json.loads(x)["frame"] for x in lines] == [0, 1, 2, 3, 4]
-
-
-def test_unused_mp4_writer_writes_nothing(tmp_path: Path) -> None:
-    Mp4Writer(tmp_path / "d.mp4").close()
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_latency_percentiles_in_bounded_memory() -> None:

@@ -1,4 +1,5 @@
-"""Video decoding and encoding for inference: round trip, odd sizes, atomic output, bad files."""
+"""Video decoding and the one MP4 writer: round trip, odd and changing sizes, frame rates,
+output under a temporary name (kept on close, dropped on an error), bad files."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import numpy as np
 import pytest
 
 from graft.data.video import (
+    Mp4Writer,
     UnreadableVideo,
     _torchcodec_loads,
     is_video,
     open_video,
-    video_writer,
 )
 
 
@@ -22,9 +23,9 @@ def _frames(n: int = 5, h: int = 64, w: int = 64) -> list[np.ndarray]:
 
 
 def _write(path: Path, frames: list[np.ndarray], fps: float = 5.0) -> Path:
-    with video_writer(path, fps) as write:
+    with Mp4Writer(path, fps) as mp4:
         for f in frames:
-            write(f)
+            mp4.write(f)
     return path
 
 
@@ -46,16 +47,53 @@ def test_round_trip_keeps_frames_order_size_and_rate(tmp_path: Path, backend: st
 
 
 def test_odd_sizes_lose_a_row_and_a_column(tmp_path: Path) -> None:
-    video = open_video(_write(tmp_path / "odd.mp4", _frames(2, 33, 47)))
+    frame = np.zeros((33, 47, 3), np.uint8)
+    frame[:, 23:] = 255  # a sharp edge: cropped it stays at column 23, resized it would move
+    video = open_video(_write(tmp_path / "odd.mp4", [frame, frame]))
     assert (video.height, video.width) == (32, 46)
+    row = next(video.batches(1))[0, 0, 16].numpy()
+    assert row[21] < 40 and row[25] > 215
 
 
-def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
+def test_frames_of_another_size_are_resized_to_the_first(tmp_path: Path) -> None:
+    # e.g. a stream that came back at another resolution
+    video = open_video(_write(tmp_path / "b.mp4", [*_frames(1, 48, 64), *_frames(1, 96, 128)]))
+    assert [tuple(b.shape) for b in video.batches(1)] == [(1, 3, 48, 64)] * 2
+
+
+def test_a_fractional_frame_rate_is_kept(tmp_path: Path) -> None:
+    video = open_video(_write(tmp_path / "ntsc.mp4", _frames(3), fps=30000 / 1001))
+    assert video.fps == pytest.approx(29.97, abs=0.01)
+
+
+def test_the_video_appears_only_when_closed(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "a.mp4"
+    mp4 = Mp4Writer(out, fps=10)
+    for frame in _frames(4):
+        mp4.write(frame)
+    assert not out.exists()  # not finished: only a temporary
+    mp4.close()
+    assert [p.name for p in out.parent.iterdir()] == ["a.mp4"]
+    assert open_video(out).num_frames == 4
+
+
+def test_an_unused_writer_writes_nothing(tmp_path: Path) -> None:
+    Mp4Writer(tmp_path / "d.mp4").close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_leaves_no_file_and_keeps_an_older_one(tmp_path: Path) -> None:
     target = tmp_path / "out.mp4"
-    with pytest.raises(RuntimeError, match="boom"), video_writer(target, 5.0) as write:
-        write(_frames(1)[0])
+    with pytest.raises(RuntimeError, match="boom"), Mp4Writer(target, 5.0) as mp4:
+        mp4.write(_frames(1)[0])
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+    _write(target, _frames(2))
+    with pytest.raises(RuntimeError, match="boom"), Mp4Writer(target, 5.0) as mp4:
+        mp4.write(_frames(1)[0])
+        raise RuntimeError("boom")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+    assert open_video(target).num_frames == 2
 
 
 @pytest.mark.parametrize("content,reason", [

@@ -1,5 +1,5 @@
-"""What a video application writes: an annotated mp4, one JSON line per frame, and a summary
-with counters and per-stage latency percentiles.
+"""What a video application writes: an annotated mp4 (:class:`graft.data.video.Mp4Writer`),
+one JSON line per frame, and a summary with counters and per-stage latency percentiles.
 
 Every file is written to a temporary name next to its target and renamed into place when
 closed, and closing is what the pipeline does on the end of the source, on an error and on
@@ -23,74 +23,11 @@ import numpy as np
 
 from graft.fsutil import _new_temporary, remove_stale_temporaries, write_json
 
-CODECS = ("libx264", "h264", "mpeg4")
-
 
 def _temporary(target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
     return _new_temporary(target)
-
-
-class Mp4Writer:
-    """H.264 (or MPEG-4 part 2 where FFmpeg has no H.264 encoder) mp4 writer; the frame size
-    is the first frame's (rounded down to even), later frames of another size are resized."""
-
-    def __init__(self, path: str | Path, fps: float = 30.0, crf: int = 23) -> None:
-        self.path = Path(path)
-        self.fps = fps
-        self.crf = crf
-        self.frames = 0
-        self._tmp: Path | None = None
-        self._container: Any = None
-        self._stream: Any = None
-
-    def _open(self, width: int, height: int) -> None:
-        import av
-
-        self._tmp = _temporary(self.path)
-        self._container = av.open(str(self._tmp), "w", format="mp4")
-        for name in CODECS:
-            try:
-                av.codec.Codec(name, "w")
-            except av.FFmpegError:
-                continue
-            break
-        rate = max(1, round(self.fps))
-        self._stream = self._container.add_stream(name, rate=rate)
-        self._stream.width, self._stream.height = width, height
-        self._stream.pix_fmt = "yuv420p"
-        if name != "mpeg4":
-            self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
-
-    def write(self, rgb: np.ndarray) -> None:
-        """Encode one (H, W, 3) uint8 RGB frame."""
-        import av
-
-        if self._container is None:
-            h, w = rgb.shape[:2]
-            self._open(max(2, w - w % 2), max(2, h - h % 2))
-        size = (self._stream.width, self._stream.height)
-        if (rgb.shape[1], rgb.shape[0]) != size:
-            import cv2
-
-            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        self.frames += 1
-
-    def close(self) -> None:
-        """Flush the encoder, finish the file and move it into place."""
-        if self._container is None:
-            return
-        try:
-            for packet in self._stream.encode():
-                self._container.mux(packet)
-        finally:
-            self._container.close()
-            self._container = None
-        os.replace(self._tmp, self.path)
 
 
 class JsonlWriter:

@@ -21,9 +21,10 @@ import numpy as np
 
 from graft.app.margin import CropRule
 from graft.app.models import CropClassifier, HandDetector, ModelClassifier, ModelDetector
-from graft.app.outputs import JsonlWriter, Latency, Mp4Writer, annotate, write_summary
+from graft.app.outputs import JsonlWriter, Latency, annotate, write_summary
 from graft.app.sources import Frame, Source, open_source
 from graft.app.tracking import HandTracker, TrackLabels
+from graft.data.video import Mp4Writer
 
 log = logging.getLogger("graft.app")
 STAGES = ("decode", "detect", "track", "classify", "output", "frame")

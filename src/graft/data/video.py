@@ -4,8 +4,8 @@ Decoding goes through TorchCodec's ``VideoDecoder`` (the decoder the image reade
 one that decodes on a GPU) where its libraries load; TorchCodec links against the system's
 FFmpeg shared libraries, so on a machine without them (this project's CPU VM, slim containers)
 frames come from PyAV, whose wheels carry their own FFmpeg. Encoding always goes through PyAV
-for the same reason: H.264 (``libx264``, else MPEG-4 part 2) in an MP4, written to a temporary
-file and renamed into place when the last frame is in, so a failed run leaves no half video.
+for the same reason: :class:`Mp4Writer`, H.264 (else MPEG-4 part 2) in an MP4, written to a
+temporary file and renamed into place when closed, so a failed run leaves no half video.
 
 A missing, empty or undecodable video raises :class:`UnreadableVideo`, a one-line
 :class:`~graft.errors.UserError` naming the file.
@@ -13,10 +13,11 @@ A missing, empty or undecodable video raises :class:`UnreadableVideo`, a one-lin
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,41 +159,106 @@ def open_video(path: str | Path, backend: str = "auto") -> VideoReader:
         raise UnreadableVideo(p, f"cannot read the video ({reason})") from None
 
 
+CODECS = ("libx264", "h264", "mpeg4")  # H.264 where FFmpeg has an encoder, else MPEG-4 part 2
+
+
+@functools.cache
 def _encoder_codec() -> str:
     import av
 
-    return "libx264" if "libx264" in av.codecs_available else "mpeg4"
-
-
-@contextmanager
-def video_writer(path: str | Path, fps: float) -> Iterator[Callable[[Any], None]]:
-    """Yield ``write(frame)`` for uint8 RGB (H, W, 3) arrays of one size; the MP4 appears at
-    ``path`` when the block ends without an error. Odd sizes lose their last row or column
-    (H.264's 4:2:0 chroma needs even sizes)."""
-    import av
-
-    from graft.fsutil import atomic_path
-
-    with atomic_path(path) as tmp:
-        container = av.open(str(tmp), mode="w", format="mp4")
-        stream: Any = None
+    for name in CODECS:
         try:
-            def write(frame: Any) -> None:
-                nonlocal stream
-                rgb = np.ascontiguousarray(np.asarray(frame, dtype=np.uint8))
-                h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
-                if stream is None:
-                    stream = container.add_stream(_encoder_codec(), rate=_rate(fps))
-                    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-                out = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:h, :w]),
-                                                 format="rgb24")
-                container.mux(stream.encode(out))
+            av.codec.Codec(name, "w")
+        except av.FFmpegError:
+            continue
+        return name
+    return CODECS[-1]
 
-            yield write
-            if stream is not None:
-                container.mux(stream.encode(None))
+
+class Mp4Writer:
+    r"""The one MP4 writer: frames are encoded as they come (memory stays flat on a long
+    stream) into a temporary file next to ``path``, which :meth:`close` renames into place, so
+    a stopped run still leaves a playable video and a crashed one no half file.
+
+    The frame size is the first frame's; an odd width or height loses its last column or row
+    (H.264's 4:2:0 chroma needs even sizes), later frames of another size are resized to it.
+    As a context manager it closes on success and :meth:`discard`\ s on an error.
+    """
+
+    def __init__(self, path: str | Path, fps: float = 30.0, crf: int = 23) -> None:
+        self.path = Path(path)
+        self.fps = fps
+        self.crf = crf
+        self.frames = 0
+        self._tmp: Path | None = None
+        self._container: Any = None
+        self._stream: Any = None
+
+    def __enter__(self) -> Mp4Writer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.discard()
+
+    def _open(self, width: int, height: int) -> None:
+        import av
+
+        from graft.fsutil import _new_temporary, remove_stale_temporaries
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.path)
+        self._tmp = _new_temporary(self.path)
+        self._container = av.open(str(self._tmp), "w", format="mp4")
+        codec = _encoder_codec()
+        self._stream = self._container.add_stream(codec, rate=_rate(self.fps))
+        self._stream.width, self._stream.height = width, height
+        self._stream.pix_fmt = "yuv420p"
+        if codec != "mpeg4":
+            self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+
+    def write(self, rgb: Any) -> None:
+        """Encode one (H, W, 3) uint8 RGB frame."""
+        import av
+
+        rgb = np.asarray(rgb, dtype=np.uint8)
+        if self._container is None:
+            h, w = rgb.shape[:2]
+            self._open(max(2, w - w % 2), max(2, h - h % 2))
+        width, height = self._stream.width, self._stream.height
+        if rgb.shape[1] - rgb.shape[1] % 2 == width and rgb.shape[0] - rgb.shape[0] % 2 == height:
+            rgb = rgb[:height, :width]
+        else:
+            import cv2
+
+            rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> None:
+        """Flush the encoder, finish the file and move it into place (no frames: no file)."""
+        if self._container is None:
+            return
+        try:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
         finally:
-            container.close()
+            self._container.close()
+            self._container = None
+        os.replace(self._tmp, self.path)
+
+    def discard(self) -> None:
+        """Stop without a video: the temporary file goes, an older ``path`` stays."""
+        if self._container is not None:
+            with contextlib.suppress(Exception):  # a broken stream must not hide the error
+                self._container.close()
+            self._container = None
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
 
 
 def _rate(fps: float) -> Any:

@@ -81,16 +81,16 @@ def test_inference_on_a_video(trained, tmp_path: Path, capsys) -> None:
     import numpy as np
 
     from graft.data.images import read_rgb_array
-    from graft.data.video import open_video, video_writer
+    from graft.data.video import Mp4Writer, open_video
     from graft.tasks.detectnet_v2.detector import load_detector
     from graft.tasks.detectnet_v2.inference import as_records
 
     root, spec = trained
     model = root / "run" / "model.graft"
     clip = tmp_path / "clip.mp4"
-    with video_writer(clip, 4.0) as write:
+    with Mp4Writer(clip, 4.0) as mp4:
         for image in sorted((root / "images").glob("*.png"))[:6]:
-            write(read_rgb_array(image))
+            mp4.write(read_rgb_array(image))
     out = tmp_path / "infer_video"
     assert main(["detectnet_v2", "inference", "-e", str(spec), "-m", str(model), "-i",
                  str(clip), "-o", str(out), "-t", "0.1", "--batch_size", "4"]) == 0

@@ -131,15 +131,14 @@ def run_video_inference(detector: Detector, video: VideoReader, out_dir: str | P
     (the labels per frame as they come, the MP4 and the JSON only once every frame is in)."""
     from rich.progress import track
 
-    from graft.data.video import video_writer
+    from graft.data.video import Mp4Writer
     from graft.fsutil import check_output_dir
 
     out = check_output_dir(out_dir, "output folder (-o)")
     stem = video.path.stem
     frames: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
-        write = (stack.enter_context(video_writer(out / f"{stem}.mp4", video.fps))
-                 if render else None)
+        mp4 = stack.enter_context(Mp4Writer(out / f"{stem}.mp4", video.fps)) if render else None
         for batch in track(video.batches(batch_size), total=video.num_batches(batch_size),
                            description="inference", disable=not progress):
             images = list(batch)
@@ -150,8 +149,8 @@ def run_video_inference(detector: Detector, video: VideoReader, out_dir: str | P
                 frames.append({"frame": index, "time": round(index / video.fps, 4),
                                "detections": records})
                 write_labels(out / "labels" / stem / f"{index:06d}.txt", kitti_objects(records))
-                if write is not None:
-                    write(draw_detections(image.permute(1, 2, 0).numpy(), records,
+                if mp4 is not None:
+                    mp4.write(draw_detections(image.permute(1, 2, 0).numpy(), records,
                                           detector.classes))
         if not frames:  # before the writer closes: no empty MP4 is left behind
             from graft.data.video import UnreadableVideo

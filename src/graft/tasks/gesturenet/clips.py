@@ -1,7 +1,7 @@
 """Short videos for the gesture app: 1-4 hands drift across a still scene and change gesture
 now and then, with the ground truth of every frame (``graft synth hands --clips N``).
 
-Each clip is one mp4 (H.264 through :class:`graft.app.outputs.Mp4Writer`) and one JSONL with a
+Each clip is one mp4 (H.264 through :class:`graft.data.video.Mp4Writer`) and one JSONL with a
 line per frame: ``{"frame", "width", "height", "hands": [{"hand_id", "user_id", "gesture",
 "box"}]}`` (box: x1, y1, x2, y2 in pixels, the tight box of the hand without the sleeve, as in
 the detector's KITTI labels). Hands are drawn by :mod:`graft.tasks.gesturenet.hands` like the
@@ -119,7 +119,8 @@ def write_clip(video: Path, truth_file: Path, *, users: list[User], frames: int,
                size: tuple[int, int], hands: int, seed: list[int], fps: float = FPS
                ) -> dict[str, Any]:
     """Render one clip to ``video`` (mp4) and ``truth_file`` (JSONL); returns its summary."""
-    from graft.app.outputs import JsonlWriter, Mp4Writer
+    from graft.app.outputs import JsonlWriter
+    from graft.data.video import Mp4Writer
 
     rng = np.random.default_rng([*seed, 1])
     scene = background(size, rng)
