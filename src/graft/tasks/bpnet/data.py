@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from graft.data.device_input import trainer_device, use_device_path
 from graft.data.images import read_rgb_reduced
+from graft.data.loader import make_loader
 from graft.errors import UserError
 from graft.tasks.bpnet.augment import (
     decode_reduction,
@@ -276,18 +277,9 @@ class BpnetDataModule(L.LightningDataModule):
         return batch
 
     def _loader(self, dataset: BpnetDataset, train: bool) -> DataLoader:
-        workers = self.spec.workers
-        return DataLoader(
-            dataset,
-            batch_size=self.spec.batch_size,
-            shuffle=train,
-            drop_last=train and len(dataset) > self.spec.batch_size,
-            num_workers=workers,
-            persistent_workers=workers > 0,
-            pin_memory=torch.cuda.is_available(),
-            prefetch_factor=4 if workers > 0 else None,
-            collate_fn=Collate(self.pose_config.num_joints),
-        )
+        return make_loader(dataset, self.spec.batch_size, workers=self.spec.workers,
+                           shuffle=train, drop_last=train and len(dataset) > self.spec.batch_size,
+                           collate_fn=Collate(self.pose_config.num_joints))
 
     def train_dataloader(self) -> DataLoader:
         self.setup("fit")

@@ -29,6 +29,7 @@ from graft.data.device_input import (
     warp_batch,
 )
 from graft.data.images import IMAGE_EXTENSIONS, read_rgb
+from graft.data.loader import make_loader
 from graft.data.preprocess import input_transform
 from graft.errors import UserError, require_dir
 from graft.tasks.classification.spec import AugmentationSpec, DataSpec
@@ -162,17 +163,7 @@ class ClassificationData(L.LightningDataModule):
         return list(self.train_set.classes)
 
     def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
-        workers = self.spec.workers
-        return DataLoader(
-            ds,
-            batch_size=self.spec.batch_size,
-            shuffle=shuffle,
-            num_workers=workers,
-            pin_memory=torch.cuda.is_available(),
-            drop_last=False,
-            persistent_workers=workers > 0,
-            prefetch_factor=4 if workers else None,
-        )
+        return make_loader(ds, self.spec.batch_size, workers=self.spec.workers, shuffle=shuffle)
 
     def train_dataloader(self) -> DataLoader:
         if self.device_augment is not None:

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import torch.nn.functional as F
 from rich.progress import Progress
-from torch.utils.data import DataLoader
 
+from graft.data.loader import make_loader
 from graft.errors import UserError
 from graft.fsutil import check_output_dir, write_json
 from graft.metrics.confusion import confusion_matrix, per_class_report
@@ -47,7 +47,7 @@ def evaluate(
             f"the model's classes {clf.classes} differ from {spec.data.val_dir}'s {ds.classes}",
             "evaluate on data with the model's classes",
         )
-    loader = DataLoader(ds, batch_size=spec.eval.batch_size, num_workers=spec.data.workers)
+    loader = make_loader(ds, spec.eval.batch_size, workers=spec.data.workers)
     k = min(spec.eval.top_k, len(ds.classes))
     losses, preds, targets, topk_hits = [], [], [], []
     with Progress(disable=not progress, transient=True) as bar:

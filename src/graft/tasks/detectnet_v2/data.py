@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
 from graft.data.images import read_rgb
+from graft.data.loader import make_loader
 from graft.data.transforms import SanitizeTargets, detection_augmentation, make_sample
 from graft.tasks.detectnet_v2.data_spec import AugmentationConfig
 from graft.tasks.detectnet_v2.records import Dataset, ImageRecord, check_boxes
@@ -126,11 +127,8 @@ class DetectionData(L.LightningDataModule):
         return self.dataset.classes
 
     def _loader(self, ds: DetectionDataset, shuffle: bool) -> DataLoader:
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.workers, collate_fn=collate,
-                          pin_memory=torch.cuda.is_available(),
-                          persistent_workers=self.workers > 0,
-                          prefetch_factor=4 if self.workers else None)
+        return make_loader(ds, self.batch_size, workers=self.workers, shuffle=shuffle,
+                           collate_fn=collate)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, True)

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as TF
 
 from graft.data.images import read_rgb
+from graft.data.loader import make_loader
 from graft.errors import UserError
 from graft.tasks.gesturenet.crop import CLASSES, CropRule, preprocess
 from graft.tasks.gesturenet.labels import HandLabel, read_split
@@ -109,10 +110,7 @@ class GestureData(L.LightningDataModule):
         return list(CLASSES)
 
     def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
-        workers = self.spec.workers
-        return DataLoader(ds, batch_size=self.spec.batch_size, shuffle=shuffle,
-                          num_workers=workers, persistent_workers=workers > 0,
-                          pin_memory=torch.cuda.is_available())
+        return make_loader(ds, self.spec.batch_size, workers=self.spec.workers, shuffle=shuffle)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, True)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from graft.data.loader import make_loader
 from graft.errors import UserError
 from graft.fsutil import check_output_dir, write_json, write_text
 from graft.metrics.confusion import confusion_matrix, per_class_report
@@ -41,8 +42,7 @@ def load_gesturenet(path: str | Path, key: str | None = None, device: str = "aut
 
 def _loader(labels: list[HandLabel], clf: Classifier, rule: CropRule, batch: int,
             workers: int) -> DataLoader:
-    return DataLoader(HandCrops(labels, clf.input_size, rule), batch_size=batch,
-                      num_workers=workers)
+    return make_loader(HandCrops(labels, clf.input_size, rule), batch, workers=workers)
 
 
 def evaluate(spec_file: str | Path | None, model_path: str | Path, *, key: str | None = None,

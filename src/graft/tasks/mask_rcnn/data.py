@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from graft.data.coco import annotation_mask, image_file, load_coco
+from graft.data.loader import make_loader
 
 
 class CocoInstances(Dataset):
@@ -112,9 +113,8 @@ class InstanceData(L.LightningDataModule):
                     "use the same categories list in both COCO files")
 
     def _loader(self, dataset: Dataset, batch: int, shuffle: bool) -> DataLoader:
-        workers = self.config.num_workers
-        return DataLoader(dataset, batch_size=batch, shuffle=shuffle, collate_fn=collate,
-                          num_workers=workers, persistent_workers=workers > 0)
+        return make_loader(dataset, batch, workers=self.config.num_workers, shuffle=shuffle,
+                           collate_fn=collate)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, self.config.batch_size, True)
