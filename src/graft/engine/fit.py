@@ -7,6 +7,7 @@ Resuming loads ``last.ckpt``: model, optimizer, scheduler, epoch and RNG states.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import warnings
@@ -27,6 +28,12 @@ from graft.engine.progress import progress_bar
 from graft.errors import UserError
 
 ACCELERATORS = ("auto", "cpu", "gpu")
+
+# a process-group stop (kill -TERM -PGID, Slurm's scancel, pkill -f) reaches the loader
+# workers too; PyTorch then reports their death instead of Lightning's SIGTERM
+STOP_SIGNALS = ("Terminated", "Interrupt", "Hangup")
+_DEAD_WORKER = re.compile(r"DataLoader worker \(pid[^:]*?\) (?:is killed by signal: (\w+)|"
+                          r"exited unexpectedly)")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -130,11 +137,47 @@ def _run_fit(pl_trainer: L.Trainer, module: L.LightningModule, datamodule: L.Lig
         try:
             pl_trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         except SIGTERMException:
+            _ignore_loader_deaths()
             raise Interrupted("SIGTERM") from None
         except SystemExit:
             if isinstance(recorder.exception, KeyboardInterrupt):
                 raise Interrupted("Ctrl-C") from None
             raise
+        except Exception as exc:
+            killed = _dead_loader_worker(exc)
+            if killed is None:
+                raise
+            _ignore_loader_deaths()
+            if killed in STOP_SIGNALS or pl_trainer.received_sigterm:
+                raise Interrupted("SIGTERM") from None
+            how = "exited unexpectedly" if killed == "unknown" else f"got signal {killed}"
+            raise UserError(f"a data loader process {how}; out of memory?", "lower the loader "
+                            "workers or the batch size and rerun the same command to resume"
+                            ) from None
+
+
+def _ignore_loader_deaths() -> None:
+    """After a stop, loader workers that the same SIGTERM reached die while the process winds
+    down; PyTorch's SIGCHLD handler would raise about each one at exit, after "interrupted"."""
+    if hasattr(signal, "SIGCHLD") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+
+def _dead_loader_worker(exc: BaseException) -> str | None:
+    """None unless ``exc`` is PyTorch's report of a dead loader worker, or was raised while
+    handling one (its SIGCHLD handler raises wherever the main process is, e.g. inside a
+    logger that wraps errors); then the name of the signal that killed the worker
+    ("DataLoader worker (pid N) is killed by signal: NAME"), or "unknown" ("... exited
+    unexpectedly", found while waiting for its batch)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        m = _DEAD_WORKER.search(str(current))
+        if m is not None:
+            return m.group(1) or "unknown"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def fit(
