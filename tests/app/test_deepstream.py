@@ -23,7 +23,13 @@ def onnx_pair(models):
         m = load(models["detector"])
         export_onnx(m.module.eval(), m.manifest, detector, ExportOptions(exporter="torchscript"),
                     task=tasks.get("detectnet_v2"))
-    return detector, models["onnx"]
+    classifier = models["root"] / "gesture.sdk.onnx"  # ends in a softmax: what nvinfer reads
+    head, names = tasks.get("classification").sdk_compatible_head(load(models["graft"]).manifest)
+    m = load(models["graft"])
+    export_onnx(m.module.eval(), m.manifest, classifier,
+                ExportOptions(exporter="torchscript", head=head, output_names=names),
+                task=tasks.get("classification"))
+    return detector, classifier
 
 
 def _ini(path) -> configparser.ConfigParser:
@@ -49,6 +55,7 @@ def test_gesture_app_configs(onnx_pair, tmp_path) -> None:
     assert s["operate-on-gie-id"] == p["gie-unique-id"] != s["gie-unique-id"]
     assert s["operate-on-class-ids"] == str(det_classes.index("car"))
     assert s["input-object-min-width"] == "24"
+    assert s["output-blob-names"] == "probabilities" and s["classifier-threshold"] == "0"
     c, h, w = (int(v) for v in s["infer-dims"].split(";"))
     assert (c, h, w) == (3, 32, 32)  # the classifier's recorded input (the tests' spec)
     # nvinfer: factor * (x - offset[c]) must equal graft's normalization of the same pixels
@@ -69,6 +76,17 @@ def test_wrong_models_are_refused(onnx_pair, tmp_path) -> None:
         write_gesture_deepstream(classifier, classifier, tmp_path / "a")
     with pytest.raises(UserError, match="no class 'hand'"):
         write_gesture_deepstream(detector, classifier, tmp_path / "b", hand_classes=["hand"])
+
+
+def test_a_classifier_that_outputs_logits_is_refused(onnx_pair, models, tmp_path) -> None:
+    # nvinfer compares the top value with classifier-threshold as a probability: with logits,
+    # hands whose top logit is negative would get no label
+    from graft.cli import main
+
+    detector, _ = onnx_pair
+    rc = main(["deploy", "deepstream", "-d", str(detector), "-c", str(models["onnx"]), "-o",
+               str(tmp_path / "ds")])
+    assert rc == 2 and not (tmp_path / "ds").exists()
 
 
 def test_nvinferserver_variant_matches_the_nvinfer_one(onnx_pair, tmp_path) -> None:

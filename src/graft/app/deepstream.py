@@ -17,8 +17,12 @@ secondary model for ``nvinferserver``, computed by a Triton server over gRPC (th
 nvinfer crops the detector's tight box, while GestureNet was trained on crops enlarged by the
 rule its file records (``input.crop``); the config notes the rule, and the app must enlarge the
 object's box before the SGIE (a probe, as NVIDIA's sample does, with the corrected arithmetic of
-:mod:`graft.app.margin`) or use nvdspreprocess. graft's classifier outputs logits, not
-probabilities, which ``classifier-threshold`` compares against.
+:mod:`graft.app.margin`) or use nvdspreprocess.
+
+nvinfer's classifier reads its output layer as probabilities (``classifier-threshold`` drops a
+label whose top value is below it), so the classifier must be the softmax export
+(``export --sdk_compatible_model``, output ``probabilities``); a plain export's logits are
+refused, since with logits every hand whose top logit is negative would silently get no label.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import typer
 
 from graft.errors import UserError
 from graft.fsutil import atomic_path, check_output_dir, write_text
+from graft.tasks.classification.outputs import PROBABILITIES
 
 PGIE_ID, SGIE_ID = 1, 2
 
@@ -65,7 +70,7 @@ def render_sgie(meta: dict[str, Any], onnx_file: str, labels_file: str, hand_ids
                         "normalization)", "export it with `graft gesturenet export`")
     factor, offsets, color, note = scale_and_offsets(inp["normalization"])
     notes = [_crop_note(inp.get("crop")), *([note] if note else []),
-             "the output is logits (no softmax): classifier-threshold compares logits"]
+             "the output is softmax probabilities; classifier-threshold=0 keeps the top class"]
     lines = ["# DeepStream nvinfer config (secondary classifier) written by graft; paths are "
              "relative to this file.", *(f"# {n}" for n in notes), "[property]", "gpu-id=0",
              f"net-scale-factor={factor:.12g}",
@@ -77,7 +82,7 @@ def render_sgie(meta: dict[str, Any], onnx_file: str, labels_file: str, hand_ids
              "network-type=1", "process-mode=2", f"gie-unique-id={SGIE_ID}",
              f"operate-on-gie-id={PGIE_ID}",
              f"operate-on-class-ids={';'.join(str(i) for i in hand_ids)}",
-             f"output-blob-names={(meta.get('output_names') or ['logits'])[0]}",
+             f"output-blob-names={PROBABILITIES}",
              "classifier-async-mode=1", "classifier-threshold=0",
              f"input-object-min-width={min_size}", f"input-object-min-height={min_size}",
              "maintain-aspect-ratio=0", "symmetric-padding=0"]
@@ -143,6 +148,12 @@ def write_gesture_deepstream(detector: str | Path, classifier: str | Path, out: 
 
     det, clf = Path(detector), Path(classifier)
     det_meta, clf_meta = _onnx_meta(det), _onnx_meta(clf)
+    outputs = clf_meta.get("output_names") or []
+    if outputs[:1] != [PROBABILITIES]:
+        raise UserError(f"{clf} outputs {outputs[0] if outputs else 'no named output'}, not "
+                        "probabilities, which DeepStream's classifier compares against its "
+                        "threshold", f"export it with `graft {clf_meta.get('task', 'gesturenet')} "
+                        "export --sdk_compatible_model` (a softmax at the end)")
     if det_meta.get("task") != "detectnet_v2":
         raise UserError(f"{det} is not a DetectNet_v2 export (task {det_meta.get('task')!r})",
                         "export the hand detector with `graft detectnet_v2 export`")
@@ -180,7 +191,8 @@ def deepstream_command(
     detector: Path = typer.Option(..., "--detector", "-d", help="Hand detector: a DetectNet_v2 "
                                   ".onnx export."),
     classifier: Path = typer.Option(..., "--classifier", "-c", help="GestureNet (or any "
-                                    "classification) .onnx export."),
+                                    "classification) .onnx export with a softmax at the end "
+                                    "(export --sdk_compatible_model)."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the configs."),
     hand_class: list[str] = typer.Option([], "--hand_class", help="The detector's classes the "
                                          "classifier runs on (repeatable; default: all)."),
@@ -191,6 +203,8 @@ def deepstream_command(
 ) -> None:
     """Write DeepStream nvinfer configs for the gesture app: the hand detector (primary) and
     GestureNet (secondary classifier on its hand boxes), labels and model copies.
+
+    Example: graft gesturenet export -m gesture.graft -o gesturenet.onnx --sdk_compatible_model
 
     Example: graft deploy deepstream -d hands.onnx -c gesturenet.onnx -o ds_configs
     --hand_class hand

@@ -278,7 +278,8 @@ Example: graft {name} export -m model.graft -o model.int8.onnx --data_type int8
                                                 help="Also build this TensorRT engine."),
         sdk_compatible_model: bool = typer.Option(
             False, "--sdk_compatible_model",
-            help="Add the task's deployment post-processing layers (e.g. bpnet PAF upsampling)."),
+            help="Add the task's deployment post-processing layers (bpnet: PAF upsampling; "
+            "classification, GestureNet: a softmax, as DeepStream's classifier expects)."),
         dims: str | None = typer.Option(None, "--input_dims", "-d",
                                         help="Export input size H,W,C (fully convolutional nets)."),
         allow_parity_mismatch: bool = typer.Option(

@@ -13,6 +13,7 @@ import torch
 from graft.data.preprocess import normalize
 from graft.errors import UserError
 from graft.runtime import Runner, load_runner
+from graft.tasks.classification.outputs import PROBABILITIES
 
 
 @dataclass
@@ -38,10 +39,13 @@ class Classifier:
         return self.runner.kind
 
     def logits(self, images_uint8: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) uint8 RGB at ``input_size`` -> (B, num_classes) float logits on CPU."""
+        """(B, 3, H, W) uint8 RGB at ``input_size`` -> (B, num_classes) float logits on CPU;
+        log-probabilities for an export that ends in a softmax (``--sdk_compatible_model``),
+        which softmax, argmax and cross-entropy treat exactly like its logits."""
         x = normalize(images_uint8.to(self.runner.device), self.normalization)
         name = self.runner.output_names[0]
-        return self.runner(x, outputs=[name], returns="torch")[name].float().cpu()
+        out = self.runner(x, outputs=[name], returns="torch")[name].float().cpu()
+        return out.clamp_min(1e-30).log() if name == PROBABILITIES else out
 
 
 def load_classifier(path: str | Path, key: str | None = None, device: str = "auto"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graft.tasks.base import Task
+from graft.tasks.classification.outputs import LOGITS, PROBABILITIES
 
 if TYPE_CHECKING:
     import typer
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
     from graft.api import GraftModel
     from graft.manifest import Manifest
+
 
 
 class ClassificationTask(Task):
@@ -71,7 +73,15 @@ class ClassificationTask(Task):
         return "classification", synth_classification
 
     def output_names(self, manifest: Manifest) -> list[str]:
-        return ["logits"]
+        return [LOGITS]
+
+    def sdk_compatible_head(self, manifest: Manifest) -> tuple[nn.Module, list[str]]:
+        """Deployment variant: a softmax after the logits, as TLT's classification exports
+        end, so DeepStream's ``classifier-threshold`` compares probabilities (output
+        ``probabilities``; graft's runners read it back as log-probabilities)."""
+        from torch import nn
+
+        return nn.Softmax(dim=1), [PROBABILITIES]
 
     def output_layers(self, model: nn.Module, manifest: Manifest) -> list[nn.Module]:
         from graft.manifest import Manifest
