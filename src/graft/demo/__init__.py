@@ -13,7 +13,7 @@
 6. ``segmentation`` (not in the default set: about 10 more minutes on a CPU): Mask R-CNN
    (EfficientNet-Lite0 FPN from ImageNet weights) on generated telecom towers; COCO bbox and
    mask AP; rendered masks.
-7. ``gesture`` (not in the default set: about 8 more minutes on a CPU): the hand-gesture
+7. ``gesture`` (not in the default set: about 3 more minutes on a CPU): the hand-gesture
    app on generated hands: hand detector (DetectNet_v2) mAP50, GestureNet top-1 on an unseen
    user, the app on a clip (annotated mp4, JSONL, FPS per stage) and its per-frame gesture
    accuracy with the confusion matrix.
@@ -39,7 +39,7 @@ from graft.errors import UserError
 WORKFLOWS = ("classification", "optimize", "pose", "pose_optimize", "detection", "segmentation",
              "gesture")
 # left out of the default set for the minutes they add to make demo on a 2-core CPU:
-# pose_optimize about 21, segmentation about 10 (graft.demo.segmentation), gesture about 8
+# pose_optimize about 21, segmentation about 10 (graft.demo.segmentation), gesture about 3
 # (graft.demo.gesture)
 DEFAULT_WORKFLOWS = ("classification", "optimize", "pose", "detection")
 NEEDS = {"optimize": "classification", "pose_optimize": "pose"}  # starts from that one's model

@@ -118,7 +118,6 @@ def run(out: Path, frames: int, det_epochs: int, gn_epochs: int, clip_frames: in
     from graft.tasks.gesturenet.train import train as train_gesturenet
 
     work = out / "gesture"
-    start = time.perf_counter()
     data_dir = make_data(out / "data" / "hands", frames, clip_frames)
     test_user = f"user{USERS - 1:02d}"
     described = (f"generated hands: {frames} frames {FRAME_SIZE[0]}x{FRAME_SIZE[1]} of {USERS} "
@@ -165,6 +164,7 @@ def run(out: Path, frames: int, det_epochs: int, gn_epochs: int, clip_frames: in
                     model="detector + gesturenet", params=None, metric="FPS",
                     value=float(summary["fps"] or 0.0), seconds=time.perf_counter() - began,
                     outputs=str(work / "app")))
+    began = time.perf_counter()
     result = evaluate_files(work / "app" / "frames.jsonl", clip.with_suffix(".jsonl"),
                             work / "app_eval")
     em = result["metrics"]
@@ -177,5 +177,5 @@ def run(out: Path, frames: int, det_epochs: int, gn_epochs: int, clip_frames: in
     rows.append(Row(workflow="gesture", step="app per-frame gestures (hands found)",
                     model="detector + gesturenet", params=None, metric="accuracy",
                     value=float(em["gesture_accuracy"]),
-                    seconds=time.perf_counter() - start, outputs=str(work / "app_eval")))
+                    seconds=time.perf_counter() - began, outputs=str(work / "app_eval")))
     return rows
