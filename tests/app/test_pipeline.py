@@ -125,8 +125,10 @@ def test_detect_batches_for_files(tmp_path: Path) -> None:
     base = det.detect
     det.detect = lambda frames: (sizes.append(len(frames)), base(frames))[1]
     p = GesturePipeline(det, ColourClassifier(), tracker=HandTracker(), detect_batch=4)
-    p.run(stream(10), tmp_path, video=False)
+    summary = p.run(stream(10), tmp_path, video=False)
     assert sizes == [4, 4, 2]
+    # latencies are per frame in every stage, batched or not
+    assert {s["count"] for s in summary["latency"].values()} == {10}
     assert len(lines(tmp_path / "frames.jsonl")) == 10
     assert np.all(np.diff([r["frame"] for r in lines(tmp_path / "frames.jsonl")]) == 1)
 
