@@ -61,3 +61,16 @@ def test_bpnet_inference_spec_keeps_a_url_as_written(tmp_path) -> None:
     assert load_spec(spec, InferenceSpec, []).model_path == URL
     spec.write_text("model_path: model.onnx\n")
     assert Path(load_spec(spec, InferenceSpec, []).model_path) == tmp_path / "model.onnx"
+
+
+def test_telling_a_url_from_a_file_loads_no_torch() -> None:
+    # -m is parsed before the command runs: a spec typo must still fail fast, before torch
+    import subprocess
+    import sys
+
+    code = ("import sys; from graft.cli_options import model_or_url; "
+            "model_or_url('grpc://h:1/m'); model_or_url('m.onnx'); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

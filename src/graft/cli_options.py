@@ -23,7 +23,7 @@ MODEL: Path = typer.Option(
 def model_or_url(value: str) -> Path | str:
     """``-m``'s value for commands that run models through the shared runner: a Triton model
     URL (``grpc://HOST:8001/NAME``) stays a string, since a Path folds its ``//``."""
-    from graft.runtime.triton_backend import is_triton_url
+    from graft.runtime.model_url import is_triton_url
 
     return value if is_triton_url(value) else Path(value)
 

@@ -16,8 +16,9 @@ from graft.deploy.triton_server import LocalTriton, ServerUnavailable, free_port
 from graft.errors import UserError
 from graft.optimize.export import ExportOptions, export_onnx
 from graft.runtime import load_runner
+from graft.runtime.model_url import is_triton_url
 from graft.runtime.runner import is_exported
-from graft.runtime.triton_backend import TritonTarget, is_triton_url
+from graft.runtime.triton_backend import TritonTarget
 from tests.triton import serving
 
 pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] (dev extra) is the client")

@@ -196,7 +196,7 @@ class Runner:
 
 def is_exported(path: str | Path) -> bool:
     """True for exported models (ONNX, TensorRT engines, Triton URLs); False for ``.graft``."""
-    from graft.runtime.triton_backend import is_triton_url
+    from graft.runtime.model_url import is_triton_url
 
     return is_triton_url(path) or Path(path).suffix.lower() in EXPORTED_SUFFIXES
 
@@ -211,7 +211,8 @@ def load_runner(path: str | Path, *, device: str | torch.device | None = "auto",
     with a one-line error. ``key`` decrypts ``.graft`` files; ``threads`` caps onnxruntime's CPU
     threads (default: one per core).
     """
-    from graft.runtime.triton_backend import TritonBackend, is_triton_url
+    from graft.runtime.model_url import is_triton_url
+    from graft.runtime.triton_backend import TritonBackend
 
     if is_triton_url(path):
         runner = Runner(TritonBackend(str(path)), batch_size)

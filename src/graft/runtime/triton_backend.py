@@ -22,8 +22,8 @@ import torch
 
 from graft.errors import UserError
 from graft.runtime.backend import Backend, TensorInfo, to_numpy
+from graft.runtime.model_url import SCHEMES
 
-SCHEMES = ("triton", "grpc", "http")
 DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
 METADATA_PARAMETER = "graft.metadata"
 _URL = re.compile(r"^(?P<scheme>[a-z]+)://(?P<host>[^/:]+)(?::(?P<port>\d+))?/(?P<name>[^/]+)"
@@ -32,12 +32,6 @@ _TYPES = {"FP32": np.float32, "FP16": np.float16, "FP64": np.float64, "INT64": n
           "INT32": np.int32, "INT16": np.int16, "INT8": np.int8, "UINT8": np.uint8,
           "BOOL": np.bool_}
 _NAMES = {np.dtype(v): k for k, v in _TYPES.items()}
-
-
-def is_triton_url(text: Any) -> bool:
-    """True for ``triton://``, ``grpc://`` and ``http://`` model URLs (not file paths)."""
-    return isinstance(text, str) and text.split("://", 1)[0].lower() in SCHEMES \
-        and "://" in text
 
 
 @dataclass(frozen=True)
