@@ -75,6 +75,14 @@ def _new_temporary(target: Path) -> Path:
             continue
 
 
+def temporary_for(target: Path) -> Path:
+    """A new temporary file next to ``target`` for a writer that renames it over ``target`` when
+    done: the folder is made, and temporaries of writers that died are removed first."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
+    return _new_temporary(target)
+
+
 def _nearest_existing(path: Path) -> Path:
     """``path`` itself or the closest parent of it that exists, spelled as the user gave it."""
     p = path
@@ -121,9 +129,7 @@ def check_output_file(path: str | os.PathLike, what: str = "output file") -> Pat
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it over ``path`` only on success."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(target)
-    tmp_path = _new_temporary(target)
+    tmp_path = temporary_for(target)
     try:
         yield tmp_path
         os.replace(tmp_path, target)

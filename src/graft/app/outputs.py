@@ -21,13 +21,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from graft.fsutil import _new_temporary, remove_stale_temporaries, write_json
-
-
-def _temporary(target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(target)
-    return _new_temporary(target)
+from graft.fsutil import temporary_for, write_json
 
 
 class JsonlWriter:
@@ -35,7 +29,7 @@ class JsonlWriter:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._tmp = _temporary(self.path)
+        self._tmp = temporary_for(self.path)
         self._fh: IO[str] | None = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115
         self.lines = 0
 

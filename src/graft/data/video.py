@@ -206,11 +206,9 @@ class Mp4Writer:
     def _open(self, width: int, height: int) -> None:
         import av
 
-        from graft.fsutil import _new_temporary, remove_stale_temporaries
+        from graft.fsutil import temporary_for
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(self.path)
-        self._tmp = _new_temporary(self.path)
+        self._tmp = temporary_for(self.path)
         self._container = av.open(str(self._tmp), "w", format="mp4")
         codec = _encoder_codec()
         self._stream = self._container.add_stream(codec, rate=_rate(self.fps))
@@ -228,8 +226,8 @@ class Mp4Writer:
             h, w = rgb.shape[:2]
             self._open(max(2, w - w % 2), max(2, h - h % 2))
         width, height = self._stream.width, self._stream.height
-        if rgb.shape[1] - rgb.shape[1] % 2 == width and rgb.shape[0] - rgb.shape[0] % 2 == height:
-            rgb = rgb[:height, :width]
+        if (rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2) == (height, width):
+            rgb = rgb[:height, :width]  # the same size, an odd last row or column dropped
         else:
             import cv2
 

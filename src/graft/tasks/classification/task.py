@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from graft.manifest import Manifest
 
 
-
 class ClassificationTask(Task):
     name = "classification"
     summary = "Image classification: train, evaluate, inference, prune, export."
